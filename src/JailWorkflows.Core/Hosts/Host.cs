@@ -13,9 +13,9 @@ public sealed record CommandResult(int ExitStatus, string StdOut, string StdErr)
 }
 
 /// <summary>
-/// A machine commands run on: this machine (<see cref="LocalHost"/>) or one reached over SSH
-/// (<see cref="SshHost"/>). Commands are <see cref="ShellCommand"/>s, so every argument was quoted once.
-/// Commands are short (seconds); anything longer is a <see cref="HostJobs">host job</see>.
+/// A machine commands run on: this machine (<c>LocalHost</c>) or one reached over SSH
+/// (<c>SshHost</c>). Commands are <see cref="ShellCommand"/>s, so every argument was quoted once.
+/// Commands are short (seconds); anything longer is a host job (<c>HostJobs</c>).
 /// </summary>
 public abstract class Host : IAsyncDisposable
 {

@@ -2,7 +2,7 @@ namespace JailWorkflows.Plans;
 
 /// <summary>
 /// A consolidation plan (YAML, DESIGN.md D8): one jail host and the legacy source servers to move into
-/// jails on it. Loaded and validated by <see cref="PlanLoader"/>.
+/// jails on it. Loaded and validated by <c>PlanLoader</c>.
 /// </summary>
 public sealed record Plan
 {
