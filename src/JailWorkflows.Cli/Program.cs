@@ -1,3 +1,7 @@
+using JailWorkflows.Cli.Commands;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
 namespace JailWorkflows.Cli;
 
 /// <summary>The jailwf entry point.</summary>
@@ -5,6 +9,40 @@ public static class Program
 {
     /// <summary>Runs the command line.</summary>
     /// <param name="args">Command-line arguments.</param>
-    /// <returns>The process exit code.</returns>
-    public static int Main(string[] args) => args.Length == 0 ? 0 : 2;
+    /// <returns>The process exit code: 0 success, 1 a workflow failed, 2 bad input, 3 a host problem.</returns>
+    public static async Task<int> Main(string[] args)
+    {
+        using var cancellation = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("jailwf");
+            config.Settings.StrictParsing = true;
+            config.SetExceptionHandler((ex, _) => ExitCodes.Report(ex));
+            config.AddCommand<DemoCommand>("demo")
+                .WithDescription("Build the lab and consolidate its three legacy servers into jails, end to end.");
+            config.AddBranch("lab", lab =>
+            {
+                lab.SetDescription("The Linux test bed of FreeBSD-like hosts (shared/LAB.md).");
+                lab.AddCommand<LabUpCommand>("up").WithDescription("Create the lab (idempotent).");
+                lab.AddCommand<LabDownCommand>("down").WithDescription("Remove exactly what 'lab up' made.");
+                lab.AddCommand<LabStatusCommand>("status").WithDescription("Show the lab's hosts and processes.");
+            });
+            config.AddCommand<RunCommand>("run")
+                .WithDescription("Start a workflow for the servers of a plan and follow it to the end.")
+                .WithExample("run", "consolidate-server", "--plan", "plan.yaml", "--server", "ServerA");
+            config.AddCommand<ListCommand>("list").WithDescription("List workflow instances.");
+            config.AddCommand<StatusCommand>("status").WithDescription("Show an instance's steps.");
+            config.AddCommand<LogsCommand>("logs").WithDescription("Show an instance's journal.");
+            config.AddCommand<ResumeCommand>("resume").WithDescription("Continue an interrupted or suspended instance and follow it to the end.");
+        });
+
+        return await app.RunAsync(args, cancellation.Token).ConfigureAwait(false);
+    }
 }

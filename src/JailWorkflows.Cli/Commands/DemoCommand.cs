@@ -1,0 +1,54 @@
+using JailWorkflows.Lab;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace JailWorkflows.Cli.Commands;
+
+/// <summary>
+/// <c>jailwf demo</c>: builds a fresh lab (shared/LAB.md), writes its plan, and consolidates its three legacy
+/// servers into jails on the lab's jail host, one durable instance per server, through the jail host's sshd.
+/// </summary>
+internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
+{
+    public sealed class Settings : EngineSettings
+    {
+        [CommandOption("--lab-dir <DIR>")]
+        [System.ComponentModel.Description("The lab directory (default /var/tmp/jailwf-lab).")]
+        public string? LabDirectory { get; init; }
+    }
+
+    protected override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var options = new LabOptions();
+        if (settings.LabDirectory is not null)
+        {
+            options = options with { Directory = Path.GetFullPath(settings.LabDirectory) };
+        }
+
+        var lab = new LabEnvironment(options);
+        AnsiConsole.MarkupLine("[bold]1.[/] building a fresh lab: three legacy FreeBSD-like servers and a jail host (real sshd, dump/restore, loop devices)…");
+        await lab.DownAsync(cancellationToken).ConfigureAwait(false);
+        var info = await lab.UpAsync(cancellationToken).ConfigureAwait(false);
+        var plan = info.ToPlan();
+        var planPath = Path.Combine(info.Directory, "plan.yaml");
+        await File.WriteAllTextAsync(planPath, Plans.PlanWriter.ToYaml(plan), cancellationToken).ConfigureAwait(false);
+        AnsiConsole.MarkupLine($"    plan written to {Markup.Escape(planPath)}; database {Markup.Escape(settings.DatabasePath)}");
+        AnsiConsole.MarkupLine("[bold]2.[/] consolidating ServerA, ServerB and ServerC into jails (one durable workflow instance each)…");
+        var exit = await RunCommand.RunAsync(settings.ToEngineOptions(), "consolidate-server", plan, plan.Servers.Select(s => s.Name).ToList(), cancellationToken).ConfigureAwait(false);
+        if (exit != 0)
+        {
+            return exit;
+        }
+
+        AnsiConsole.MarkupLine("[bold]3.[/] the jails answer on their IPs:");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        foreach (var server in plan.Servers)
+        {
+            var page = await http.GetStringAsync(new Uri($"http://{server.Jail.Ip}/"), cancellationToken).ConfigureAwait(false);
+            AnsiConsole.MarkupLine($"    http://{server.Jail.Ip}/ ({Markup.Escape(server.Jail.Name)}): {Markup.Escape(page.Trim().Split('\n')[0])}");
+        }
+
+        AnsiConsole.MarkupLine($"done. [grey]jailwf list[/] shows the instances; [grey]jailwf lab down[/] removes the lab.");
+        return 0;
+    }
+}

@@ -1,0 +1,58 @@
+using System.ComponentModel;
+using JailWorkflows.Lab;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace JailWorkflows.Cli.Commands;
+
+/// <summary>Options of the lab commands.</summary>
+internal class LabSettings : CommandSettings
+{
+    [CommandOption("--lab-dir <DIR>")]
+    [Description("The lab directory (default /var/tmp/jailwf-lab).")]
+    public string? LabDirectory { get; init; }
+
+    public LabOptions ToLabOptions()
+    {
+        var options = new LabOptions();
+        return LabDirectory is null ? options : options with { Directory = Path.GetFullPath(LabDirectory) };
+    }
+}
+
+/// <summary><c>jailwf lab up</c>.</summary>
+internal sealed class LabUpCommand : AsyncCommand<LabSettings>
+{
+    protected override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    {
+        var lab = new LabEnvironment(settings.ToLabOptions());
+        var info = await lab.UpAsync(cancellationToken).ConfigureAwait(false);
+        LabStatusCommand.Print(await lab.StatusAsync(cancellationToken).ConfigureAwait(false));
+        var planPath = Path.Combine(info.Directory, "plan.yaml");
+        await File.WriteAllTextAsync(planPath, Plans.PlanWriter.ToYaml(info.ToPlan()), cancellationToken).ConfigureAwait(false);
+        AnsiConsole.MarkupLine($"plan for the lab written to [bold]{Markup.Escape(planPath)}[/]");
+        return 0;
+    }
+}
+
+/// <summary><c>jailwf lab down</c>.</summary>
+internal sealed class LabDownCommand : AsyncCommand<LabSettings>
+{
+    protected override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    {
+        await new LabEnvironment(settings.ToLabOptions()).DownAsync(cancellationToken).ConfigureAwait(false);
+        AnsiConsole.MarkupLine("lab removed");
+        return 0;
+    }
+}
+
+/// <summary><c>jailwf lab status</c>.</summary>
+internal sealed class LabStatusCommand : AsyncCommand<LabSettings>
+{
+    protected override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    {
+        Print(await new LabEnvironment(settings.ToLabOptions()).StatusAsync(cancellationToken).ConfigureAwait(false));
+        return 0;
+    }
+
+    internal static void Print(LabStatus status) => AnsiConsole.WriteLine(status.ToString());
+}

@@ -1,0 +1,129 @@
+using JailWorkflows.Engine;
+using Spectre.Console;
+using WorkflowCore.Models;
+
+namespace JailWorkflows.Cli.Commands;
+
+/// <summary>
+/// Follows instances until each has completed or stopped with an incident, showing every step's state and
+/// the current host job's latest output line (a live table on a terminal, plain lines otherwise). Reads the
+/// store, never the engine's events (those are not durable, DESIGN.md D1).
+/// </summary>
+internal static class Monitor
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Follows the instances; returns 0 when all completed, 1 when any failed.</summary>
+    public static async Task<int> FollowAsync(InstanceQueries queries, IReadOnlyList<string> instanceIds, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<InstanceView> views = [];
+        if (AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected)
+        {
+            await AnsiConsole.Live(new Text("starting…")).AutoClear(false).StartAsync(async live =>
+            {
+                while (true)
+                {
+                    views = await ReadAsync(queries, instanceIds, cancellationToken).ConfigureAwait(false);
+                    live.UpdateTarget(Render(views));
+                    if (views.All(Settled))
+                    {
+                        return;
+                    }
+
+                    await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+        }
+        else
+        {
+            var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+            while (true)
+            {
+                views = await ReadAsync(queries, instanceIds, cancellationToken).ConfigureAwait(false);
+                foreach (var view in views)
+                {
+                    foreach (var step in view.Steps)
+                    {
+                        var key = view.Id + "/" + step.Id;
+                        var text = step.State.ToString();
+                        if (!seen.TryGetValue(key, out var old) || old != text)
+                        {
+                            seen[key] = text;
+                            if (step.State != StepState.Waiting)
+                            {
+                                Console.WriteLine($"[{view.Server}] {step.Id}: {text.ToLowerInvariant()}");
+                            }
+                        }
+                    }
+
+                    if (view.LastOutput is { } output && (!seen.TryGetValue(view.Id + "/output", out var last) || last != output))
+                    {
+                        seen[view.Id + "/output"] = output;
+                        Console.WriteLine($"[{view.Server}]   | {output}");
+                    }
+                }
+
+                if (views.All(Settled))
+                {
+                    break;
+                }
+
+                await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return Summarize(views);
+    }
+
+    private static async Task<IReadOnlyList<InstanceView>> ReadAsync(InstanceQueries queries, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        var views = new List<InstanceView>();
+        foreach (var id in ids)
+        {
+            views.Add(await queries.ViewAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No workflow instance '{id}'."));
+        }
+
+        return views;
+    }
+
+    private static bool Settled(InstanceView view) => view.Status is WorkflowStatus.Complete or WorkflowStatus.Terminated or WorkflowStatus.Suspended;
+
+    private static int Summarize(IReadOnlyList<InstanceView> views)
+    {
+        var failed = false;
+        foreach (var view in views)
+        {
+            if (view.Status == WorkflowStatus.Complete)
+            {
+                AnsiConsole.MarkupLine($"[green]✔[/] {Markup.Escape(view.Server ?? view.Id)}: {Markup.Escape(view.Definition)} v{view.Version} completed (instance {view.Id})");
+                continue;
+            }
+
+            failed = true;
+            var step = view.Current;
+            Consoles.Error.MarkupLine($"[red]✘[/] {Markup.Escape(view.Server ?? view.Id)}: {view.Status.ToString().ToLowerInvariant()} at step [bold]{Markup.Escape(step?.Id ?? "?")}[/]: {Markup.Escape(view.LastError ?? "no error recorded")}");
+            Consoles.Error.MarkupLine($"  after fixing the cause: [bold]jailwf resume {view.Id}[/]; journal: jailwf logs {view.Id}");
+        }
+
+        return failed ? ExitCodes.WorkflowFailed : 0;
+    }
+
+    private static Table Render(IReadOnlyList<InstanceView> views)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("Server").AddColumn("Steps").AddColumn("Latest output");
+        foreach (var view in views)
+        {
+            var steps = string.Join(" ", view.Steps.Select(s => s.State switch
+            {
+                StepState.Done => $"[green]{Markup.Escape(s.Id)}✔[/]",
+                StepState.Running => $"[yellow]{Markup.Escape(s.Id)}…[/]",
+                StepState.Failed => $"[red]{Markup.Escape(s.Id)}✘[/]",
+                _ => $"[grey]{Markup.Escape(s.Id)}[/]",
+            }));
+            var output = view.LastOutput ?? string.Empty;
+            table.AddRow(new Markup(Markup.Escape(view.Server ?? view.Id[..8])), new Markup(steps), new Text(output.Length > 60 ? output[..60] + "…" : output));
+        }
+
+        return table;
+    }
+}

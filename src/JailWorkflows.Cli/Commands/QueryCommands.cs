@@ -1,0 +1,121 @@
+using System.ComponentModel;
+using JailWorkflows.Engine;
+using JailWorkflows.Engine.Store;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace JailWorkflows.Cli.Commands;
+
+/// <summary><c>jailwf list</c>.</summary>
+internal sealed class ListCommand : AsyncCommand<EngineSettings>
+{
+    protected override async Task<int> ExecuteAsync(CommandContext context, EngineSettings settings, CancellationToken cancellationToken)
+    {
+        var (queries, owner) = InstanceQueries.Open(settings.DatabasePath);
+        await using (owner.ConfigureAwait(false))
+        {
+            var table = new Table().AddColumns("Instance", "Definition", "Server", "Status", "Step", "Created (UTC)");
+            foreach (var view in await queries.ListAsync(cancellationToken).ConfigureAwait(false))
+            {
+                table.AddRow(
+                    Markup.Escape(view.Id),
+                    Markup.Escape($"{view.Definition} v{view.Version}"),
+                    Markup.Escape(view.Server ?? string.Empty),
+                    Markup.Escape(view.Status.ToString()),
+                    Markup.Escape(view.Current?.Id ?? string.Empty),
+                    view.Created.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        }
+    }
+}
+
+/// <summary><c>jailwf status &lt;instance&gt;</c>.</summary>
+internal sealed class StatusCommand : AsyncCommand<InstanceSettings>
+{
+    protected override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
+    {
+        var (queries, owner) = InstanceQueries.Open(settings.DatabasePath);
+        await using (owner.ConfigureAwait(false))
+        {
+            var view = await queries.ViewAsync(settings.Instance, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No workflow instance '{settings.Instance}'.");
+            AnsiConsole.MarkupLine($"instance [bold]{view.Id}[/]: {Markup.Escape(view.Definition)} v{view.Version} for {Markup.Escape(view.Server ?? "?")}: [bold]{view.Status}[/]");
+            var table = new Table().AddColumns("Step", "Activity", "Recovery", "State", "Started (UTC)", "Ended (UTC)");
+            foreach (var step in view.Steps)
+            {
+                var recovery = Engine.Activities.ActivityCatalog.All.TryGetValue(step.Activity, out var d) ? d.Recovery.ToString() : string.Empty;
+                table.AddRow(Markup.Escape(step.Id), Markup.Escape(step.Activity), recovery, step.State.ToString(), Time(step.Started), Time(step.Ended));
+            }
+
+            AnsiConsole.Write(table);
+            if (view.LastError is { } error)
+            {
+                AnsiConsole.MarkupLine($"[red]last error:[/] {Markup.Escape(error)}");
+            }
+
+            if (view.LastOutput is { } output)
+            {
+                AnsiConsole.MarkupLine($"latest output: {Markup.Escape(output)}");
+            }
+
+            return 0;
+        }
+    }
+
+    private static string Time(DateTime? time) => time?.ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty;
+}
+
+/// <summary><c>jailwf logs &lt;instance&gt; [--follow]</c>.</summary>
+internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
+{
+    public sealed class Settings : InstanceSettings
+    {
+        [CommandOption("-f|--follow")]
+        [Description("Keep printing new journal entries until the instance completes or stops with an incident.")]
+        public bool Follow { get; init; }
+    }
+
+    protected override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var (queries, owner) = InstanceQueries.Open(settings.DatabasePath);
+        await using (owner.ConfigureAwait(false))
+        {
+            var id = await queries.ResolveIdAsync(settings.Instance, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No workflow instance '{settings.Instance}'.");
+            long after = 0;
+            while (true)
+            {
+                var entries = await queries.JournalAsync(id, after, 1000, cancellationToken).ConfigureAwait(false);
+                foreach (var entry in entries)
+                {
+                    Console.WriteLine(Format(entry));
+                    after = entry.Id;
+                }
+
+                if (entries.Count == 1000)
+                {
+                    continue;
+                }
+
+                if (!settings.Follow)
+                {
+                    return 0;
+                }
+
+                var view = await queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
+                if (view!.Status is not WorkflowCore.Models.WorkflowStatus.Runnable)
+                {
+                    return 0;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    internal static string Format(JournalEntry entry) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{entry.Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {entry.Step ?? "-",-12} {entry.Kind,-14} {(entry.Kind == JournalKind.JobOutput ? "| " : string.Empty)}{entry.Message}{(entry.ExitStatus is { } s ? $" (exit {s})" : string.Empty)}");
+}

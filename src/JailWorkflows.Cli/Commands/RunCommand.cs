@@ -1,0 +1,94 @@
+using System.ComponentModel;
+using JailWorkflows.Engine;
+using JailWorkflows.Plans;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace JailWorkflows.Cli.Commands;
+
+/// <summary><c>jailwf run &lt;definition&gt; --plan &lt;file&gt; [--server &lt;name&gt;]</c>.</summary>
+internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
+{
+    public sealed class Settings : EngineSettings
+    {
+        [CommandArgument(0, "<DEFINITION>")]
+        [Description("The workflow definition id, e.g. consolidate-server.")]
+        public string Definition { get; init; } = string.Empty;
+
+        [CommandOption("--plan <FILE>")]
+        [Description("The plan (YAML): the jail host and the source servers.")]
+        public string? Plan { get; init; }
+
+        [CommandOption("--server <NAME>")]
+        [Description("Only this server of the plan (default: every server, one instance each).")]
+        public string[] Servers { get; init; } = [];
+
+        public override ValidationResult Validate() =>
+            Plan is null ? ValidationResult.Error("--plan <FILE> is required.") : ValidationResult.Success();
+    }
+
+    protected override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var plan = PlanLoader.Load(settings.Plan!);
+        var servers = settings.Servers.Length > 0 ? settings.Servers : plan.Servers.Select(s => s.Name).ToArray();
+        foreach (var server in servers)
+        {
+            _ = plan.Server(server);
+        }
+
+        return await RunAsync(settings.ToEngineOptions(), settings.Definition, plan, servers, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Checks the hosts, starts one instance per server and follows them to the end.</summary>
+    public static async Task<int> RunAsync(EngineOptions options, string definition, Plan plan, IReadOnlyList<string> servers, CancellationToken cancellationToken)
+    {
+        // Every host is reached and its pinned key checked before anything starts: a wrong key or an
+        // unreachable host stops here, with nothing executed anywhere.
+        await HostCheck.VerifyAsync(plan, servers, cancellationToken).ConfigureAwait(false);
+        await using var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var ids = new List<string>();
+        foreach (var server in servers)
+        {
+            var id = await engine.StartInstanceAsync(definition, plan, server, cancellationToken: cancellationToken).ConfigureAwait(false);
+            AnsiConsole.MarkupLine($"started {Markup.Escape(definition)} for [bold]{Markup.Escape(server)}[/]: instance {id}");
+            ids.Add(id);
+        }
+
+        return await Monitor.FollowAsync(engine.Queries, ids, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary><c>jailwf resume &lt;instance&gt;</c>: continue an interrupted or suspended instance and follow it.</summary>
+internal sealed class ResumeCommand : AsyncCommand<InstanceSettings>
+{
+    protected override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
+    {
+        var options = settings.ToEngineOptions();
+        if (!File.Exists(options.DatabasePath))
+        {
+            throw new FileNotFoundException($"No JailWorkflows database at {options.DatabasePath}.", options.DatabasePath);
+        }
+
+        await using var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var id = await engine.Queries.ResolveIdAsync(settings.Instance, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{settings.Instance}'.");
+        var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
+        switch (view!.Status)
+        {
+            case WorkflowCore.Models.WorkflowStatus.Complete:
+                AnsiConsole.MarkupLine($"instance {id} has already completed; nothing to resume");
+                return 0;
+            case WorkflowCore.Models.WorkflowStatus.Terminated:
+                throw new ArgumentException($"Instance {id} was terminated; it cannot be resumed.");
+            case WorkflowCore.Models.WorkflowStatus.Suspended:
+                await engine.ResumeAsync(id, cancellationToken).ConfigureAwait(false);
+                AnsiConsole.MarkupLine($"resumed instance {id} at step {Markup.Escape(view.Current?.Id ?? "?")}");
+                break;
+            default:
+                AnsiConsole.MarkupLine($"continuing interrupted instance {id}");
+                break;
+        }
+
+        return await Monitor.FollowAsync(engine.Queries, [id], cancellationToken).ConfigureAwait(false);
+    }
+}

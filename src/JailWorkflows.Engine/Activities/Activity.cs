@@ -1,0 +1,293 @@
+using System.Text.Json.Nodes;
+using JailWorkflows.Engine.Store;
+using JailWorkflows.FreeBsd;
+using JailWorkflows.Hosts;
+using JailWorkflows.Plans;
+using JailWorkflows.Shell;
+using Microsoft.Extensions.Logging;
+using WorkflowCore.Interface;
+using WorkflowCore.Models;
+
+namespace JailWorkflows.Engine.Activities;
+
+/// <summary>What every activity needs from the engine; one instance per engine.</summary>
+/// <param name="Journal">The journal.</param>
+/// <param name="Hosts">Connections to jail hosts.</param>
+/// <param name="Options">Engine options (poll interval).</param>
+/// <param name="Time">The clock.</param>
+/// <param name="LoggerFactory">Logging.</param>
+public sealed record ActivityServices(Journal Journal, HostConnections Hosts, EngineOptions Options, TimeProvider Time, ILoggerFactory LoggerFactory);
+
+/// <summary>
+/// Base of every activity (a WorkflowCore step body). A run is short (DESIGN.md D2): it decides, starts or
+/// polls a host job, checkpoints its <see cref="ActivityState"/> and returns. Every activity can be run
+/// again from the top with its last checkpoint after a crash at any instant, so each one probes the target
+/// before acting. The base journals step started, finished and failed.
+/// </summary>
+public abstract class Activity : StepBodyAsync
+{
+    /// <summary>Creates the activity.</summary>
+    /// <param name="services">Engine services.</param>
+    protected Activity(ActivityServices services) => Services = services ?? throw new ArgumentNullException(nameof(services));
+
+    /// <summary>The step id in the workflow definition (set by the engine before the run).</summary>
+    public string StepId { get; set; } = string.Empty;
+
+    /// <summary>The step's inputs from the workflow definition (already validated against the activity's input schema).</summary>
+    public JsonObject Inputs { get; set; } = new();
+
+    /// <summary>Engine services.</summary>
+    protected ActivityServices Services { get; }
+
+    /// <inheritdoc />
+    public sealed override async Task<ExecutionResult> RunAsync(IStepExecutionContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var first = context.PersistenceData is not ActivityState;
+        var state = context.PersistenceData as ActivityState ?? new ActivityState();
+        var run = new ActivityRun(this, context, state);
+        if (first)
+        {
+            await run.JournalAsync(JournalKind.StepStarted, $"{context.Step.Name}").ConfigureAwait(false);
+        }
+
+        try
+        {
+            var result = await ExecuteAsync(run).ConfigureAwait(false);
+            if (result.Proceed)
+            {
+                await run.JournalAsync(JournalKind.StepFinished, $"{context.Step.Name}: done").ConfigureAwait(false);
+            }
+
+            return result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
+        {
+            await run.JournalAsync(JournalKind.StepFailed, ex.Message).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Does one short piece of the activity's work.</summary>
+    /// <param name="run">This run: plan, server, jail root, jail host, checkpoint, journal.</param>
+    /// <returns><see cref="ExecutionResult.Next"/> when done; <see cref="ActivityRun.Sleep"/> or <see cref="ActivityRun.Checkpoint"/> to continue later.</returns>
+    protected abstract Task<ExecutionResult> ExecuteAsync(ActivityRun run);
+
+    /// <summary>One run of an activity: what it works on and the tools to checkpoint, journal and run host jobs.</summary>
+    public sealed class ActivityRun
+    {
+        private readonly Activity _activity;
+        private readonly IStepExecutionContext _context;
+
+        internal ActivityRun(Activity activity, IStepExecutionContext context, ActivityState state)
+        {
+            _activity = activity;
+            _context = context;
+            State = state;
+            Data = (ConsolidationData)context.Workflow.Data;
+            Server = Data.Plan.Server(Data.Server);
+            JailHostSpec = Data.Plan.JailHost;
+            JailRoot = JailRoot.Create(JailHostSpec.JailsDir, Server.Jail.Name);
+        }
+
+        /// <summary>The workflow instance id.</summary>
+        public string InstanceId => _context.Workflow.Id;
+
+        /// <summary>The step id from the definition.</summary>
+        public string StepId => _activity.StepId;
+
+        /// <summary>The step's inputs.</summary>
+        public JsonObject Inputs => _activity.Inputs;
+
+        /// <summary>The instance data.</summary>
+        public ConsolidationData Data { get; }
+
+        /// <summary>The source server being consolidated.</summary>
+        public SourceServerSpec Server { get; }
+
+        /// <summary>The jail host.</summary>
+        public JailHostSpec JailHostSpec { get; }
+
+        /// <summary>The validated jail root of this server's jail.</summary>
+        public JailRoot JailRoot { get; }
+
+        /// <summary>The checkpoint; change it, then return <see cref="Checkpoint"/> or <see cref="Sleep"/>.</summary>
+        public ActivityState State { get; }
+
+        /// <summary>Cancellation (engine stopping).</summary>
+        public CancellationToken CancellationToken => _context.CancellationToken;
+
+        /// <summary>Engine services.</summary>
+        public ActivityServices Services => _activity.Services;
+
+        /// <summary>Per-jail state directory on the jail host (outside the jail root): markers, backups.</summary>
+        public string JailStateDir => JailRoot.ValidateDirectory(JailHostSpec.StateDir, "jailHost.stateDir") + "/jails/" + Server.Jail.Name;
+
+        /// <summary>The jail host's connection.</summary>
+        /// <returns>The host.</returns>
+        public Task<Host> JailHostAsync() => Services.Hosts.GetJailHostAsync(JailHostSpec, CancellationToken);
+
+        /// <summary>The jail host's job runner.</summary>
+        /// <returns>Host jobs in <c>jailHost.jobsDir</c>.</returns>
+        public async Task<HostJobs> JobsAsync() => new(await JailHostAsync().ConfigureAwait(false), JailHostSpec.JobsDir);
+
+        /// <summary>Checkpoints the state and runs again at once.</summary>
+        /// <returns>The result to return from the step.</returns>
+        public ExecutionResult Checkpoint() => ExecutionResult.Persist(State);
+
+        /// <summary>Checkpoints the state and runs again after the poll interval.</summary>
+        /// <returns>The result to return from the step.</returns>
+        public ExecutionResult Sleep() => ExecutionResult.Sleep(Services.Options.JobPollInterval, State);
+
+        /// <summary>
+        /// Checkpoints the current state into the execution pointer and returns the exception to throw: the
+        /// instance is suspended as an incident with this state, so <c>jailwf resume</c> continues from it (for
+        /// example with the next attempt) instead of meeting the same failed job again.
+        /// </summary>
+        /// <param name="message">What failed, naming the host, partition or file.</param>
+        /// <returns>The exception; throw it.</returns>
+        public ActivityFailedException Fail(string message)
+        {
+            _context.ExecutionPointer.PersistenceData = State;
+            return new ActivityFailedException(message);
+        }
+
+        /// <summary>Runs a short command on the jail host.</summary>
+        /// <param name="command">The command.</param>
+        /// <returns>Its result.</returns>
+        public async Task<CommandResult> RunAsync(ShellCommand command)
+        {
+            var host = await JailHostAsync().ConfigureAwait(false);
+            return await host.RunAsync(command, null, CancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Runs a short command on the jail host and fails when it exits non-zero.</summary>
+        /// <param name="command">The command.</param>
+        /// <returns>Its standard output.</returns>
+        public async Task<string> RunCheckedAsync(ShellCommand command)
+        {
+            var host = await JailHostAsync().ConfigureAwait(false);
+            return await host.RunCheckedAsync(command, CancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Whether a path exists on the jail host (<c>test -e</c>).</summary>
+        /// <param name="path">The path.</param>
+        /// <returns>True when it exists.</returns>
+        public async Task<bool> ExistsAsync(string path) => (await RunAsync(ShellCommand.Of("test", "-e", path)).ConfigureAwait(false)).Succeeded;
+
+        /// <summary>Appends to the journal of this instance.</summary>
+        /// <param name="kind">Entry kind.</param>
+        /// <param name="message">Text.</param>
+        /// <param name="jobId">Host job, if any.</param>
+        /// <param name="exitStatus">Exit status, if any.</param>
+        /// <returns>A task.</returns>
+        public Task JournalAsync(JournalKind kind, string message, string? jobId = null, int? exitStatus = null) =>
+            Services.Journal.AppendAsync(
+                new JournalEntry
+                {
+                    InstanceId = InstanceId,
+                    Step = StepId,
+                    Kind = kind,
+                    Message = message,
+                    JobId = jobId,
+                    ExitStatus = exitStatus,
+                },
+                CancellationToken);
+
+        /// <summary>
+        /// Starts the host job <paramref name="jobId"/> (or re-attaches to it when it already exists), journals
+        /// its new output lines, and tells whether it has ended. Deterministic job ids make this idempotent:
+        /// after a crash the same id is polled, never started twice.
+        /// </summary>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="script">The job's command.</param>
+        /// <returns>The exit status when the job ended; null while it runs (return <see cref="Sleep"/>).</returns>
+        /// <exception cref="HostJobLostException">The job has neither a live process nor an exit status (host rebooted, job killed).</exception>
+        public async Task<int?> RunJobAsync(string jobId, ShellCommand script)
+        {
+            var jobs = await JobsAsync().ConfigureAwait(false);
+            if (State.JobId != jobId)
+            {
+                var started = await jobs.StartAsync(jobId, script, CancellationToken).ConfigureAwait(false);
+                State.JobId = jobId;
+                State.OutputOffset = 0;
+                if (started.StartedNow)
+                {
+                    await JournalAsync(JournalKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
+                }
+                else
+                {
+                    await JournalAsync(JournalKind.Info, $"re-attached to host job {jobId}", jobId).ConfigureAwait(false);
+                }
+            }
+
+            var poll = await jobs.PollAsync(jobId, State.OutputOffset, CancellationToken).ConfigureAwait(false);
+            var lines = CompleteLines(poll.Output, out var consumed);
+            if (lines.Count > 0)
+            {
+                await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
+            }
+
+            State.OutputOffset += consumed;
+            switch (poll.Status)
+            {
+                case HostJobStatus.Exited:
+                    var rest = poll.Output.AsSpan(consumed).ToString().Trim();
+                    if (rest.Length > 0)
+                    {
+                        await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [rest], CancellationToken).ConfigureAwait(false);
+                    }
+
+                    await JournalAsync(JournalKind.JobFinished, $"host job {jobId} exited {poll.ExitStatus}", jobId, poll.ExitStatus).ConfigureAwait(false);
+                    State.JobId = null;
+                    State.OutputOffset = 0;
+                    return poll.ExitStatus ?? -1;
+                case HostJobStatus.Lost:
+                    throw new HostJobLostException(JailHostSpec.Name, jobId);
+                default:
+                    return null;
+            }
+        }
+
+        /// <summary>Reads a host job's whole output (for parsing after it ended).</summary>
+        /// <param name="jobId">The job.</param>
+        /// <returns>The output text.</returns>
+        public async Task<string> JobOutputAsync(string jobId)
+        {
+            var jobs = await JobsAsync().ConfigureAwait(false);
+            var poll = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
+            return poll.Output;
+        }
+
+        private static List<string> CompleteLines(string output, out int consumed)
+        {
+            var last = output.LastIndexOf('\n');
+            consumed = last + 1;
+            return last < 0 ? [] : output[..last].Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        }
+    }
+}
+
+/// <summary>An activity failed in a way that needs a person: the instance is suspended (an incident).</summary>
+public sealed class ActivityFailedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What failed.</param>
+    public ActivityFailedException(string message)
+        : base(message)
+    {
+    }
+}
+
+/// <summary>A host job has no live process and no exit status: the host rebooted or the job was killed. Never a success.</summary>
+public sealed class HostJobLostException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="host">The host.</param>
+    /// <param name="jobId">The job.</param>
+    public HostJobLostException(string host, string jobId)
+        : base($"Host job {jobId} on {host} is lost: no process and no exit status (host rebooted or job killed).") => JobId = jobId;
+
+    /// <summary>The job.</summary>
+    public string JobId { get; }
+}

@@ -1,0 +1,95 @@
+using System.Collections.Frozen;
+
+namespace JailWorkflows.Engine.Activities;
+
+/// <summary>How an activity recovers when it runs again after a crash or a failure (DESIGN.md D4).</summary>
+public enum RecoveryPolicy
+{
+    /// <summary>Idempotent: running it again is harmless and converges on the same result.</summary>
+    Rerun,
+
+    /// <summary>Looks at the target first (completion marker, restoresymtable, world stamp, jls) and continues from there.</summary>
+    ProbeFirst,
+
+    /// <summary>Needs a person's decision (an incident or an approval).</summary>
+    AskOperator,
+}
+
+/// <summary>One activity (step type) of the catalog.</summary>
+/// <param name="Name">The name used in workflow definitions, e.g. <c>TransferPartitions</c>.</param>
+/// <param name="BodyType">The WorkflowCore step body type.</param>
+/// <param name="Description">What it does, for people.</param>
+/// <param name="Recovery">How it recovers.</param>
+/// <param name="InputSchema">JSON Schema (2020-12) of its <c>inputs</c> object in a definition.</param>
+public sealed record ActivityDescriptor(string Name, Type BodyType, string Description, RecoveryPolicy Recovery, string InputSchema);
+
+/// <summary>The activities a workflow definition can use.</summary>
+public static class ActivityCatalog
+{
+    private const string NoInputs = """{ "type": "object", "additionalProperties": false, "properties": {} }""";
+
+    /// <summary>Every activity, by name (ordinal).</summary>
+    public static FrozenDictionary<string, ActivityDescriptor> All { get; } = new ActivityDescriptor[]
+    {
+        new(
+            "TransferPartitions",
+            typeof(TransferPartitions),
+            "Transfers every partition of the source server into the jail root: a host job on the jail host runs ssh root@source \"dump -0ua -f - <partition>\" | restore -rf - inside <jail root>/<partition> (dump(8), restore(8)). A partition counts as done only when both sides exited 0; an interrupted one is wiped and restored again; finished ones are never redone.",
+            RecoveryPolicy.ProbeFirst,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "dumpLevel": { "type": "integer", "minimum": 0, "maximum": 9, "default": 0, "description": "dump(8) level; 0 is a full dump." },
+                "snapshot": { "type": "boolean", "default": true, "description": "Ask for dump -L (snapshot) where the source supports it (5.0 and later)." }
+              }
+            }
+            """),
+        new(
+            "Strip",
+            typeof(Strip),
+            "Removes what a jail must not carry (usr/src, usr/ports, usr/obj, boot, kernel*, the contents of dev), backs up etc first, reduces rc.conf to the service lines and empties fstab.",
+            RecoveryPolicy.Rerun,
+            NoInputs),
+        new(
+            "BuildWorld",
+            typeof(BuildWorld),
+            "Builds the world once on the jail host (make -j<N> buildworld in the src directory, build(7)); a finished world (stamp) is reused, an unfinished one is resumed with NO_CLEAN.",
+            RecoveryPolicy.ProbeFirst,
+            NoInputs),
+        new(
+            "InstallWorld",
+            typeof(InstallWorld),
+            "Installs the built world into the jail root (make installworld DESTDIR=<jail root>); refused while the jail runs.",
+            RecoveryPolicy.Rerun,
+            NoInputs),
+        new(
+            "MergeEtc",
+            typeof(MergeEtc),
+            "Merges /etc unattended (mergemaster -a -D <jail root>, mergemaster(8)); etc/rc.d is replaced wholesale; files left for consideration are listed in the journal.",
+            RecoveryPolicy.Rerun,
+            NoInputs),
+        new(
+            "StartJail",
+            typeof(StartJail),
+            "Writes the jail's jail.conf(5) file and starts it (jail -f <conf> -c <name>); succeeds only when jls -j <name> lists it; a running jail is left alone.",
+            RecoveryPolicy.ProbeFirst,
+            NoInputs),
+        new(
+            "VerifyJail",
+            typeof(VerifyJail),
+            "Verifies the jail: jls lists it, jexec runs a command inside, and its web service answers on the jail's IP.",
+            RecoveryPolicy.Rerun,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "httpPath": { "type": "string", "pattern": "^/[A-Za-z0-9._/~-]*$", "default": "/", "description": "Path fetched from http://<jail ip>." },
+                "timeoutSeconds": { "type": "integer", "minimum": 1, "maximum": 3600, "default": 60, "description": "How long the service may take to answer." }
+              }
+            }
+            """),
+    }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
+}

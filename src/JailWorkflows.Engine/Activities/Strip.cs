@@ -1,0 +1,91 @@
+using System.Text;
+using JailWorkflows.Engine.Store;
+using JailWorkflows.FreeBsd;
+using JailWorkflows.Shell;
+using WorkflowCore.Models;
+
+namespace JailWorkflows.Engine.Activities;
+
+/// <summary>
+/// Strips what a jail must not carry (FREEBSD.md, "The strip step"): backs up <c>etc</c> once (outside the
+/// jail root), clears file flags and removes <c>usr/src</c>, <c>usr/ports</c> (recreated empty), the
+/// objdir, <c>boot</c>, <c>kernel*</c> and <c>dev</c> (recreated empty, 0555), reduces rc.conf to the
+/// enabled services (each removed line journaled) and comments out fstab. Running it twice changes nothing.
+/// </summary>
+public sealed class Strip(ActivityServices services) : Activity(services)
+{
+    /// <inheritdoc />
+    protected override async Task<ExecutionResult> ExecuteAsync(ActivityRun run)
+    {
+        var root = run.JailRoot;
+        if (run.State.Phase.Length == 0)
+        {
+            var listing = await run.RunCheckedAsync(ShellCommand.Of("ls", "-1A", root.Path)).ConfigureAwait(false);
+            var kernels = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(n => n.StartsWith("kernel", StringComparison.Ordinal));
+            var paths = StripList.Paths.Concat(kernels).Distinct(StringComparer.Ordinal).Select(root.Combine).ToList();
+            var backup = run.JailStateDir + "/etc.orig";
+            var script = ShellCommand.Of("mkdir", "-p", run.JailStateDir)
+                .And(ShellCommand.Of("test", "-d", backup)
+                    .Or(ShellCommand.Of("rm", "-rf", backup + ".tmp")
+                        .And(ShellCommand.Of("cp", "-Rp", root.Combine("etc"), backup + ".tmp"))
+                        .And(ShellCommand.Of("mv", backup + ".tmp", backup))
+                        .Subshell()));
+            foreach (var path in paths)
+            {
+                script = script.And(ShellCommand.Of("test", "!", "-e", path).Or(ShellCommand.Of("chflags", "-R", "noschg,nouchg,nosunlnk", path)).Subshell())
+                    .And(ShellCommand.Of("rm", "-rf", path));
+            }
+
+            script = script
+                .And(ShellCommand.Of("mkdir", "-p", root.Combine("usr/ports")))
+                .And(ShellCommand.Of("mkdir", "-m", "0555", root.Combine("dev")))
+                .And(ShellCommand.Of("chown", "0:0", root.Combine("dev")));
+            var exit = await run.RunJobAsync($"{run.InstanceId}-{run.StepId}-a{run.State.Attempt}", script).ConfigureAwait(false);
+            if (exit is null)
+            {
+                return run.Sleep();
+            }
+
+            if (exit != 0)
+            {
+                run.State.Attempt++;
+                throw run.Fail($"strip of {root} failed (exit {exit}); see the job output in the journal");
+            }
+
+            run.State.Phase = "config";
+            return run.Checkpoint();
+        }
+
+        var host = await run.JailHostAsync().ConfigureAwait(false);
+        var rcConfPath = root.Combine("etc/rc.conf");
+        var rcConf = await host.ReadFileAsync(rcConfPath, run.CancellationToken).ConfigureAwait(false);
+        if (rcConf is not null)
+        {
+            var reduced = RcConf.Reduce(rcConf);
+            foreach (var line in reduced.Removed)
+            {
+                await run.JournalAsync(JournalKind.Info, $"rc.conf: removed {line}").ConfigureAwait(false);
+            }
+
+            if (reduced.Kept != rcConf)
+            {
+                await host.WriteFileAsync(rcConfPath, Encoding.UTF8.GetBytes(reduced.Kept), "0644", run.CancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var fstabPath = root.Combine("etc/fstab");
+        var fstab = await host.ReadFileAsync(fstabPath, run.CancellationToken).ConfigureAwait(false);
+        if (fstab is not null)
+        {
+            var emptied = Fstab.Emptied(fstab);
+            if (emptied != fstab)
+            {
+                await host.WriteFileAsync(fstabPath, Encoding.UTF8.GetBytes(emptied), "0644", run.CancellationToken).ConfigureAwait(false);
+                await run.JournalAsync(JournalKind.Info, "fstab: every line commented out").ConfigureAwait(false);
+            }
+        }
+
+        return ExecutionResult.Next();
+    }
+}

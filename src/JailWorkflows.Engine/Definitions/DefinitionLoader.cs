@@ -1,0 +1,152 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Json.Schema;
+using JailWorkflows.Engine.Activities;
+
+namespace JailWorkflows.Engine.Definitions;
+
+/// <summary>
+/// Reads workflow definitions (JSON) and validates them against the definition schema
+/// (<c>workflows/schema/workflow-definition.schema.json</c>, embedded) and the activity catalog: unknown
+/// activities, duplicate step ids and inputs that do not match an activity's input schema are errors.
+/// </summary>
+public static class DefinitionLoader
+{
+    private static readonly Lazy<JsonSchema> DefinitionSchema = new(() =>
+    {
+        using var stream = typeof(DefinitionLoader).Assembly.GetManifestResourceStream("workflow-definition.schema.json")
+            ?? throw new InvalidOperationException("The definition schema is not embedded.");
+        using var reader = new StreamReader(stream);
+        return JsonSchema.FromText(reader.ReadToEnd());
+    });
+
+    private static readonly Lazy<IReadOnlyDictionary<string, JsonSchema>> InputSchemas = new(() =>
+        ActivityCatalog.All.ToDictionary(a => a.Key, a => JsonSchema.FromText(a.Value.InputSchema), StringComparer.Ordinal));
+
+    /// <summary>Parses and validates a definition.</summary>
+    /// <param name="json">The definition's JSON text.</param>
+    /// <param name="source">Where it came from (file name), for messages.</param>
+    /// <returns>The validated definition.</returns>
+    /// <exception cref="DefinitionValidationException">The JSON is malformed or the definition is invalid; every problem is listed.</exception>
+    public static WorkflowDocument Parse(string json, string source)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });
+        }
+        catch (JsonException ex)
+        {
+            throw new DefinitionValidationException(source, [new DefinitionError($"line {ex.LineNumber + 1}", "malformed JSON: " + ex.Message)]);
+        }
+
+        if (root is not JsonObject obj)
+        {
+            throw new DefinitionValidationException(source, [new DefinitionError("$", "a definition is a JSON object")]);
+        }
+
+        var errors = new List<DefinitionError>();
+        using (var doc = JsonDocument.Parse(json))
+        {
+            var result = DefinitionSchema.Value.Evaluate(doc.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+            if (!result.IsValid)
+            {
+                errors.AddRange(SchemaErrors(result, prefix: string.Empty));
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new DefinitionValidationException(source, errors);
+        }
+
+        var steps = new List<StepDocument>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var stepArray = (JsonArray)obj["steps"]!;
+        for (var i = 0; i < stepArray.Count; i++)
+        {
+            var step = (JsonObject)stepArray[i]!;
+            var id = (string)step["id"]!;
+            var activity = (string)step["activity"]!;
+            var inputs = step["inputs"] as JsonObject ?? new JsonObject();
+            if (!ids.Add(id))
+            {
+                errors.Add(new DefinitionError($"steps[{i}].id", $"duplicate step id '{id}'"));
+            }
+
+            if (!ActivityCatalog.All.ContainsKey(activity))
+            {
+                errors.Add(new DefinitionError($"steps[{i}].activity", $"unknown activity '{activity}' (known: {string.Join(", ", ActivityCatalog.All.Keys.Order(StringComparer.Ordinal))})"));
+            }
+            else
+            {
+                using var inputDoc = JsonDocument.Parse(inputs.ToJsonString());
+                var result = InputSchemas.Value[activity].Evaluate(inputDoc.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+                if (!result.IsValid)
+                {
+                    errors.AddRange(SchemaErrors(result, prefix: $"steps[{i}].inputs"));
+                }
+            }
+
+            steps.Add(new StepDocument(id, activity, (string?)step["title"] ?? id, (JsonObject)inputs.DeepClone()));
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new DefinitionValidationException(source, errors);
+        }
+
+        return new WorkflowDocument((string)obj["id"]!, (int)obj["version"]!, (string?)obj["title"], (string?)obj["description"], steps, json);
+    }
+
+    /// <summary>Reads and validates every <c>*.json</c> definition directly in <paramref name="directory"/>.</summary>
+    /// <param name="directory">The workflows directory.</param>
+    /// <returns>The definitions, by file.</returns>
+    /// <exception cref="DefinitionValidationException">A definition is invalid (the first invalid file, with all its problems).</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
+    public static IReadOnlyList<WorkflowDocument> LoadDirectory(string directory)
+    {
+        var documents = new List<WorkflowDocument>();
+        foreach (var file in Directory.EnumerateFiles(directory, "*.json").Order(StringComparer.Ordinal))
+        {
+            documents.Add(Parse(File.ReadAllText(file), Path.GetFileName(file)));
+        }
+
+        var duplicate = documents.GroupBy(d => (d.Id, d.Version)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new DefinitionValidationException(directory, [new DefinitionError("id", $"'{duplicate.Key.Id}' version {duplicate.Key.Version} is defined twice")]);
+        }
+
+        return documents;
+    }
+
+    private static IEnumerable<DefinitionError> SchemaErrors(EvaluationResults result, string prefix)
+    {
+        var details = result.Details.Count > 0 ? result.Details : [result];
+        foreach (var detail in details)
+        {
+            if (detail.Errors is null)
+            {
+                continue;
+            }
+
+            foreach (var (keyword, message) in detail.Errors)
+            {
+                yield return new DefinitionError(ToPath(prefix, detail.InstanceLocation.ToString()), $"{message} ({keyword})");
+            }
+        }
+    }
+
+    private static string ToPath(string prefix, string pointer)
+    {
+        var path = prefix;
+        foreach (var segment in pointer.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            path += int.TryParse(segment, out var index) ? $"[{index}]" : (path.Length == 0 ? segment : "." + segment);
+        }
+
+        return path.Length == 0 ? "$" : path;
+    }
+}

@@ -1,0 +1,66 @@
+using System.Globalization;
+
+namespace JailWorkflows.Engine;
+
+/// <summary>Another engine process holds the database (DESIGN.md D7: one engine per database file).</summary>
+public sealed class EngineLockedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="databasePath">The database.</param>
+    /// <param name="holder">What the lock file says about the holder (pid and start time), if readable.</param>
+    public EngineLockedException(string databasePath, string holder)
+        : base($"Another JailWorkflows engine is using {databasePath} ({holder}). Stop it, or use --db for another database.")
+    {
+        DatabasePath = databasePath;
+        Holder = holder;
+    }
+
+    /// <summary>The database.</summary>
+    public string DatabasePath { get; }
+
+    /// <summary>The holder as recorded in the lock file.</summary>
+    public string Holder { get; }
+}
+
+/// <summary>
+/// An exclusive lock on <c>&lt;database&gt;.lock</c> (flock(2) through FileShare.None), held while an engine
+/// runs. The kernel releases it when the process dies, even by SIGKILL, so a crashed engine never blocks the next.
+/// </summary>
+internal sealed class EngineLock : IDisposable
+{
+    private readonly FileStream _stream;
+
+    private EngineLock(FileStream stream) => _stream = stream;
+
+    public static EngineLock Acquire(string databasePath, TimeProvider time)
+    {
+        var full = Path.GetFullPath(databasePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var lockPath = full + ".lock";
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            string holder;
+            try
+            {
+                holder = File.ReadAllText(lockPath + ".holder").Trim();
+            }
+            catch (IOException)
+            {
+                holder = "holder unknown";
+            }
+
+            throw new EngineLockedException(full, holder.Length == 0 ? "holder unknown" : holder);
+        }
+
+        // The lock file itself cannot be read by others while it is locked: the holder is named beside it.
+        File.WriteAllText(lockPath + ".holder", string.Create(CultureInfo.InvariantCulture, $"pid {Environment.ProcessId}, started {time.GetUtcNow():O}"));
+        return new EngineLock(stream);
+    }
+
+    public void Dispose() => _stream.Dispose();
+}

@@ -1,0 +1,198 @@
+using JailWorkflows.Engine.Activities;
+using JailWorkflows.Engine.Definitions;
+using JailWorkflows.Engine.Store;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using WorkflowCore.Models;
+
+namespace JailWorkflows.Engine;
+
+/// <summary>The state of one step of an instance, as people see it.</summary>
+public enum StepState
+{
+    /// <summary>Not reached yet.</summary>
+    Waiting,
+
+    /// <summary>Running (or waiting for its host job).</summary>
+    Running,
+
+    /// <summary>Finished.</summary>
+    Done,
+
+    /// <summary>Failed; the instance is suspended (an incident).</summary>
+    Failed,
+}
+
+/// <summary>One step of an instance.</summary>
+/// <param name="Id">Step id from the definition.</param>
+/// <param name="Title">Title.</param>
+/// <param name="Activity">Activity name.</param>
+/// <param name="State">State.</param>
+/// <param name="Started">Start time (UTC), if started.</param>
+/// <param name="Ended">End time (UTC), if ended.</param>
+public sealed record StepView(string Id, string Title, string Activity, StepState State, DateTime? Started, DateTime? Ended);
+
+/// <summary>An instance as the CLI and the server show it.</summary>
+/// <param name="Id">Instance id.</param>
+/// <param name="Definition">Definition id.</param>
+/// <param name="Version">Pinned definition version.</param>
+/// <param name="Server">The source server (instance reference).</param>
+/// <param name="Status">WorkflowCore status (Runnable, Suspended, Complete, Terminated).</param>
+/// <param name="Created">Creation time (UTC).</param>
+/// <param name="Completed">Completion time (UTC), if complete.</param>
+/// <param name="Steps">The steps in definition order.</param>
+/// <param name="LastError">The newest step failure message, if any.</param>
+/// <param name="LastOutput">The newest host job output line, if any.</param>
+public sealed record InstanceView(string Id, string Definition, int Version, string? Server, WorkflowStatus Status, DateTime Created, DateTime? Completed, IReadOnlyList<StepView> Steps, string? LastError, string? LastOutput)
+{
+    /// <summary>The step that failed or runs now, if any.</summary>
+    public StepView? Current => Steps.FirstOrDefault(s => s.State == StepState.Failed) ?? Steps.FirstOrDefault(s => s.State == StepState.Running);
+}
+
+/// <summary>
+/// Read-only queries over the store (instances, steps, journal); needs no running engine, so <c>jailwf list</c>,
+/// <c>status</c> and <c>logs</c> work beside a running one (SQLite WAL readers do not block the writer).
+/// </summary>
+public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextFactory<JailwfDbContext> contexts, Journal journal)
+{
+    /// <summary>Opens read-only queries on a database file.</summary>
+    /// <param name="databasePath">The SQLite file.</param>
+    /// <returns>The queries and the service provider to dispose.</returns>
+    /// <exception cref="FileNotFoundException">No database at that path.</exception>
+    public static (InstanceQueries Queries, IAsyncDisposable Owner) Open(string databasePath)
+    {
+        if (!File.Exists(databasePath))
+        {
+            throw new FileNotFoundException($"No JailWorkflows database at {databasePath} (nothing has run yet, or use --db).", databasePath);
+        }
+
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton(TimeProvider.System);
+        services.AddJailwfStore(databasePath);
+        services.AddSingleton<InstanceQueries>();
+        var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<SqlitePersistenceProvider>().EnsureStoreExists();
+        return (provider.GetRequiredService<InstanceQueries>(), provider);
+    }
+
+    /// <summary>The raw WorkflowCore instance.</summary>
+    /// <param name="id">Instance id.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The instance, or null when unknown.</returns>
+    public async Task<WorkflowInstance?> GetAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var found = await store.GetWorkflowInstances([id], cancellationToken).ConfigureAwait(false);
+        return found.FirstOrDefault();
+    }
+
+    /// <summary>An instance with its steps.</summary>
+    /// <param name="id">Instance id (or an unambiguous prefix of at least 8 characters).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The view, or null when unknown.</returns>
+    public async Task<InstanceView?> ViewAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var fullId = await ResolveIdAsync(id, cancellationToken).ConfigureAwait(false);
+        if (fullId is null)
+        {
+            return null;
+        }
+
+        var instance = await GetAsync(fullId, cancellationToken).ConfigureAwait(false);
+        return instance is null ? null : await ToViewAsync(instance, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every instance, newest first.</summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The views.</returns>
+    public async Task<IReadOnlyList<InstanceView>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        List<string> ids;
+        await using (var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ids = await db.Workflows.AsNoTracking().OrderByDescending(w => w.CreateTime).Select(w => w.InstanceId).ToListAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var views = new List<InstanceView>();
+        foreach (var instance in await store.GetWorkflowInstances(ids, cancellationToken).ConfigureAwait(false))
+        {
+            views.Add(await ToViewAsync(instance, cancellationToken).ConfigureAwait(false));
+        }
+
+        return views.OrderByDescending(v => v.Created).ToList();
+    }
+
+    /// <summary>Journal entries of an instance after <paramref name="afterId"/>.</summary>
+    /// <param name="instanceId">Instance id.</param>
+    /// <param name="afterId">Only entries with a larger id (0 for all).</param>
+    /// <param name="max">At most this many.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The entries, oldest first.</returns>
+    public Task<IReadOnlyList<JournalEntry>> JournalAsync(string instanceId, long afterId, int max, CancellationToken cancellationToken = default) =>
+        journal.ReadAsync(instanceId, afterId, max, cancellationToken);
+
+    /// <summary>Resolves an instance id or an unambiguous prefix.</summary>
+    /// <param name="idOrPrefix">Full id or a prefix of 8 or more characters.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The full id, or null when none matches.</returns>
+    /// <exception cref="ArgumentException">The prefix matches several instances.</exception>
+    public async Task<string?> ResolveIdAsync(string idOrPrefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(idOrPrefix);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        if (await db.Workflows.AnyAsync(w => w.InstanceId == idOrPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            return idOrPrefix;
+        }
+
+        if (idOrPrefix.Length < 8)
+        {
+            return null;
+        }
+
+        var matches = await db.Workflows.Where(w => w.InstanceId.StartsWith(idOrPrefix)).Select(w => w.InstanceId).Take(2).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return matches.Count switch
+        {
+            0 => null,
+            1 => matches[0],
+            _ => throw new ArgumentException($"'{idOrPrefix}' matches several instances; give more of the id.", nameof(idOrPrefix)),
+        };
+    }
+
+    private async Task<InstanceView> ToViewAsync(WorkflowInstance instance, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var json = await db.DefinitionVersions.AsNoTracking()
+            .Where(d => d.DefinitionId == instance.WorkflowDefinitionId && d.Version == instance.Version)
+            .Select(d => d.Json).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        var document = json is null ? null : DefinitionLoader.Parse(json, instance.WorkflowDefinitionId);
+        var steps = new List<StepView>();
+        if (document is not null)
+        {
+            for (var i = 0; i < document.Steps.Count; i++)
+            {
+                var pointer = instance.ExecutionPointers.Where(p => p.StepId == i).OrderByDescending(p => p.StartTime ?? DateTime.MinValue).FirstOrDefault();
+                var state = pointer switch
+                {
+                    null => StepState.Waiting,
+                    { Status: PointerStatus.Complete } => StepState.Done,
+                    { Status: PointerStatus.Failed } => StepState.Failed,
+                    { Status: PointerStatus.Pending } when instance.Status != WorkflowStatus.Suspended => StepState.Waiting,
+                    _ when instance.Status == WorkflowStatus.Suspended => StepState.Failed,
+                    _ => StepState.Running,
+                };
+                var doc = document.Steps[i];
+                steps.Add(new StepView(doc.Id, doc.Title, doc.Activity, state, pointer?.StartTime, pointer?.EndTime));
+            }
+        }
+
+        var lastError = await db.JournalEntries.AsNoTracking()
+            .Where(j => j.InstanceId == instance.Id && j.Kind == JournalKind.StepFailed)
+            .OrderByDescending(j => j.Id).Select(j => j.Message).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        var lastOutput = await db.JournalEntries.AsNoTracking()
+            .Where(j => j.InstanceId == instance.Id && j.Kind == JournalKind.JobOutput)
+            .OrderByDescending(j => j.Id).Select(j => j.Message).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        var server = instance.Reference ?? (instance.Data as ConsolidationData)?.Server;
+        return new InstanceView(instance.Id, instance.WorkflowDefinitionId, instance.Version, server, instance.Status, instance.CreateTime, instance.CompleteTime, steps, instance.Status == WorkflowStatus.Complete ? null : lastError, lastOutput);
+    }
+}

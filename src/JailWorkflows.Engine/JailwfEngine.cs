@@ -1,0 +1,216 @@
+using JailWorkflows.Engine.Activities;
+using JailWorkflows.Engine.Definitions;
+using JailWorkflows.Engine.Store;
+using JailWorkflows.Plans;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using WorkflowCore.Interface;
+using WorkflowCore.Models;
+
+namespace JailWorkflows.Engine;
+
+/// <summary>
+/// The JailWorkflows engine: a WorkflowCore host on the SQLite store (DESIGN.md D1, D7), with every workflow
+/// definition registered (the files in the workflows directory and every version pinned by an instance in
+/// the store). One engine per database file: a second one refuses (<see cref="EngineLockedException"/>).
+/// Instances that were interrupted (engine killed) continue as soon as it starts.
+/// </summary>
+public sealed partial class JailwfEngine : IAsyncDisposable
+{
+    private readonly ServiceProvider _services;
+    private readonly EngineLock _lock;
+    private readonly ILogger<JailwfEngine> _logger;
+    private bool _stopped;
+
+    private JailwfEngine(ServiceProvider services, EngineLock engineLock, IReadOnlyDictionary<(string Id, int Version), WorkflowDocument> definitions)
+    {
+        _services = services;
+        _lock = engineLock;
+        Definitions = definitions;
+        _logger = services.GetRequiredService<ILogger<JailwfEngine>>();
+    }
+
+    /// <summary>Every registered definition, by id and version.</summary>
+    public IReadOnlyDictionary<(string Id, int Version), WorkflowDocument> Definitions { get; }
+
+    /// <summary>The WorkflowCore host.</summary>
+    public IWorkflowHost Host => _services.GetRequiredService<IWorkflowHost>();
+
+    /// <summary>The journal.</summary>
+    public Journal Journal => _services.GetRequiredService<Journal>();
+
+    /// <summary>Read access to instances in the store.</summary>
+    public InstanceQueries Queries => _services.GetRequiredService<InstanceQueries>();
+
+    /// <summary>
+    /// Validates the options, takes the database lock, applies migrations, loads and registers the
+    /// definitions, and starts the WorkflowCore host.
+    /// </summary>
+    /// <param name="options">Engine options.</param>
+    /// <param name="configureLogging">Logging setup (default: warnings to the console's standard error).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The running engine; dispose it to stop.</returns>
+    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">An option is invalid.</exception>
+    /// <exception cref="EngineLockedException">Another engine holds the database.</exception>
+    /// <exception cref="DefinitionValidationException">A definition file is invalid or a pinned version was changed.</exception>
+    public static async Task<JailwfEngine> StartAsync(EngineOptions options, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var engineLock = EngineLock.Acquire(options.DatabasePath, TimeProvider.System);
+        try
+        {
+            var services = new ServiceCollection();
+            services.AddLogging(configureLogging ?? (b => b.SetMinimumLevel(LogLevel.Warning)));
+            services.AddSingleton(TimeProvider.System);
+            services.AddSingleton(options);
+            services.AddJailwfStore(options.DatabasePath);
+            services.AddSingleton<HostConnections>();
+            services.AddSingleton<ActivityServices>();
+            services.AddSingleton<InstanceQueries>();
+            foreach (var activity in ActivityCatalog.All.Values)
+            {
+                services.AddTransient(activity.BodyType);
+            }
+
+            services.AddWorkflow(o =>
+            {
+                o.UsePersistence(sp => sp.GetRequiredService<SqlitePersistenceProvider>());
+                o.UsePollInterval(options.StorePollInterval);
+                o.UseIdleTime(TimeSpan.FromMilliseconds(50));
+            });
+            var provider = services.BuildServiceProvider();
+            provider.GetRequiredService<IPersistenceProvider>().EnsureStoreExists();
+
+            var definitions = await RegisterDefinitionsAsync(provider, options, cancellationToken).ConfigureAwait(false);
+            var engine = new JailwfEngine(provider, engineLock, definitions);
+            await engine.Host.StartAsync(cancellationToken).ConfigureAwait(false);
+            return engine;
+        }
+        catch
+        {
+            engineLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a consolidation instance for one server of a plan, pinned to the definition's newest (or the given) version.</summary>
+    /// <param name="definitionId">Definition id (e.g. <c>consolidate-server</c>).</param>
+    /// <param name="plan">The validated plan.</param>
+    /// <param name="server">The server's name in the plan.</param>
+    /// <param name="version">A definition version, or null for the newest.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The new instance id.</returns>
+    /// <exception cref="KeyNotFoundException">Unknown definition, version or server.</exception>
+    public async Task<string> StartInstanceAsync(string definitionId, Plan plan, string server, int? version = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        _ = plan.Server(server);
+        var available = Definitions.Keys.Where(k => k.Id == definitionId).Select(k => k.Version).ToList();
+        if (available.Count == 0)
+        {
+            throw new KeyNotFoundException($"Unknown workflow definition '{definitionId}' (known: {string.Join(", ", Definitions.Keys.Select(k => k.Id).Distinct().Order(StringComparer.Ordinal))}).");
+        }
+
+        var pinned = version ?? available.Max();
+        if (!available.Contains(pinned))
+        {
+            throw new KeyNotFoundException($"Workflow definition '{definitionId}' has no version {pinned} (versions: {string.Join(", ", available.Order())}).");
+        }
+
+        var id = await Host.StartWorkflow(definitionId, pinned, new ConsolidationData { Plan = plan, Server = server }, reference: server).ConfigureAwait(false);
+        await Journal.AppendAsync(new JournalEntry { InstanceId = id, Kind = JournalKind.Info, Message = $"instance of {definitionId} v{pinned} started for {server}" }, cancellationToken).ConfigureAwait(false);
+        return id;
+    }
+
+    /// <summary>Resumes a suspended instance (after an incident): its failed step runs again from its last checkpoint.</summary>
+    /// <param name="instanceId">The instance.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>True when it was suspended and is runnable now; false when it was not suspended.</returns>
+    /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
+    public async Task<bool> ResumeAsync(string instanceId, CancellationToken cancellationToken = default)
+    {
+        var instance = await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.");
+        if (instance.Status != WorkflowStatus.Suspended)
+        {
+            return false;
+        }
+
+        var resumed = await Host.ResumeWorkflow(instanceId).ConfigureAwait(false);
+        if (resumed)
+        {
+            await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalKind.OperatorAction, Message = "resumed" }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return resumed;
+    }
+
+    /// <summary>Stops the host (running steps end at their next checkpoint; host jobs keep running) and releases the lock.</summary>
+    /// <returns>A task.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        try
+        {
+            await Host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            LogStopFailed(_logger, ex);
+        }
+
+        await _services.GetRequiredService<HostConnections>().DisposeAsync().ConfigureAwait(false);
+        await _services.DisposeAsync().ConfigureAwait(false);
+        _lock.Dispose();
+    }
+
+    private static async Task<IReadOnlyDictionary<(string, int), WorkflowDocument>> RegisterDefinitionsAsync(ServiceProvider provider, EngineOptions options, CancellationToken cancellationToken)
+    {
+        var registry = provider.GetRequiredService<IWorkflowRegistry>();
+        var factory = provider.GetRequiredService<IDbContextFactory<JailwfDbContext>>();
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var stored = await db.DefinitionVersions.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false);
+        var result = new Dictionary<(string, int), WorkflowDocument>();
+
+        // Versions pinned by instances come from the store: a changed file cannot change a running instance.
+        foreach (var row in stored)
+        {
+            result[(row.DefinitionId, row.Version)] = DefinitionLoader.Parse(row.Json, $"{row.DefinitionId} v{row.Version} (stored)");
+        }
+
+        var files = Directory.Exists(options.WorkflowsDirectory) ? DefinitionLoader.LoadDirectory(options.WorkflowsDirectory) : [];
+        foreach (var document in files)
+        {
+            if (result.TryGetValue((document.Id, document.Version), out var pinned))
+            {
+                if (pinned.Json != document.Json)
+                {
+                    throw new DefinitionValidationException(document.Id, [new DefinitionError("version", $"version {document.Version} of '{document.Id}' differs from the stored one that instances are pinned to; give the changed definition a new version")]);
+                }
+
+                continue;
+            }
+
+            db.DefinitionVersions.Add(new DefinitionVersion { DefinitionId = document.Id, Version = document.Version, Json = document.Json, RegisteredAt = provider.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime });
+            result[(document.Id, document.Version)] = document;
+        }
+
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var document in result.Values)
+        {
+            registry.RegisterWorkflow(DefinitionCompiler.Compile(document));
+        }
+
+        return result;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the workflow host failed")]
+    private static partial void LogStopFailed(ILogger logger, Exception exception);
+}
