@@ -171,9 +171,7 @@ public sealed partial class SqlitePersistenceProvider(
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The instance or null.</returns>
     /// <exception cref="InvalidDataException">A stored object field names a type off the allowlist or is malformed.</exception>
-#pragma warning disable CA1725, IDE1006 // WorkflowCore's interface names the parameter "Id".
     public async Task<WorkflowInstance?> GetWorkflowInstance(string Id, CancellationToken cancellationToken = default)
-#pragma warning restore CA1725, IDE1006
     {
         var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))

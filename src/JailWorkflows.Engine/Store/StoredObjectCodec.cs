@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace JailWorkflows.Engine.Store;
 
@@ -12,8 +13,8 @@ namespace JailWorkflows.Engine.Store;
 /// <remarks>
 /// The stored form is an envelope <c>{"type":"Full.Name, Assembly","value":…}</c>. Only types on an
 /// allowlist are written or read: anything in the <c>WorkflowCore.Models</c> namespace of WorkflowCore,
-/// anything in an assembly named <c>JailWorkflows.*</c>, a fixed set of primitive/System value types,
-/// enums, one-dimensional arrays and <see cref="List{T}"/>, <see cref="HashSet{T}"/>,
+/// anything in an assembly named <c>JailWorkflows.*</c>, a fixed set of primitive/System value types
+/// (plus <see cref="JsonElement"/>, <see cref="JsonObject"/> and <see cref="JsonArray"/> for untyped data), enums, one-dimensional arrays and <see cref="List{T}"/>, <see cref="HashSet{T}"/>,
 /// <see cref="Dictionary{TKey,TValue}"/>, <see cref="KeyValuePair{TKey,TValue}"/> and
 /// <see cref="Nullable{T}"/> of allowed types. A type name from the database is checked before any
 /// value is materialised and no assembly outside the allowlist is ever loaded for it, so a tampered
@@ -32,7 +33,7 @@ internal static class StoredObjectCodec
         typeof(byte), typeof(sbyte), typeof(short), typeof(ushort), typeof(int), typeof(uint), typeof(long), typeof(ulong),
         typeof(float), typeof(double), typeof(decimal),
         typeof(DateTime), typeof(DateTimeOffset), typeof(TimeSpan), typeof(DateOnly), typeof(TimeOnly),
-        typeof(Guid), typeof(Uri), typeof(JsonElement),
+        typeof(Guid), typeof(Uri), typeof(JsonElement), typeof(JsonObject), typeof(JsonArray),
     ];
 
     private static readonly HashSet<Type> AllowedGenericDefinitions =

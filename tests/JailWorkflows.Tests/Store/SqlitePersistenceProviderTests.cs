@@ -475,6 +475,16 @@ public sealed class SqlitePersistenceProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task The_migrations_match_the_model_and_are_applied()
+    {
+        var factory = _store.Services.GetRequiredService<IDbContextFactory<JailwfDbContext>>();
+        await using var db = await factory.CreateDbContextAsync();
+        Assert.False(db.Database.HasPendingModelChanges(), "The model changed without a migration: run dotnet ef migrations add.");
+        Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+        Assert.NotEmpty(await db.Database.GetAppliedMigrationsAsync());
+    }
+
+    [Fact]
     public async Task Foreign_keys_are_enforced_on_pointers()
     {
         var factory = _store.Services.GetRequiredService<IDbContextFactory<JailwfDbContext>>();
