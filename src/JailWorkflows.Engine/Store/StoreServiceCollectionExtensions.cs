@@ -1,7 +1,9 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using WorkflowCore.Interface;
 
 namespace JailWorkflows.Engine.Store;
@@ -52,10 +54,14 @@ public static class StoreServiceCollectionExtensions
         DefaultTimeout = 30,
     }.ToString();
 
-    /// <summary>Configures EF Core for the store: SQLite, the connection pragmas, no tracking by default.</summary>
+    /// <summary>
+    /// Configures EF Core for the store: SQLite, the connection pragmas, no tracking by default, and each executed
+    /// SQL command logged at Debug rather than Information (a journal line per output line would flood the log).
+    /// </summary>
     internal static DbContextOptionsBuilder Configure(DbContextOptionsBuilder options, string connectionString)
         => options
             .UseSqlite(connectionString)
             .AddInterceptors(SqliteConnectionSetup.Instance)
-            .UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+            .UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking)
+            .ConfigureWarnings(w => w.Log((RelationalEventId.CommandExecuted, LogLevel.Debug)));
 }

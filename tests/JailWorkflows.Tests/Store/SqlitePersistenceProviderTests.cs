@@ -332,6 +332,12 @@ public sealed class SqlitePersistenceProviderTests : IDisposable
         Assert.Null(released.ExternalTokenExpiry);
         Assert.Equal(olderId, (await p.GetFirstOpenSubscription(Event.EventTypeActivity, "merge-etc", T0.AddHours(1)))!.Id);
 
+        // WorkflowCore's activity controller claims with an expiry of DateTime.MaxValue (UTC).
+        var never = DateTime.SpecifyKind(DateTime.MaxValue, DateTimeKind.Utc);
+        Assert.True(await p.SetSubscriptionToken(olderId, "token-4", "worker-4", never));
+        AssertUtc(never, (await p.GetSubscription(olderId))!.ExternalTokenExpiry!.Value);
+        await p.ClearSubscriptionToken(olderId, "token-4");
+
         await p.TerminateSubscription(olderId);
         Assert.Null(await p.GetSubscription(olderId));
         Assert.Equal([newerId], (await p.GetSubscriptions(Event.EventTypeActivity, "merge-etc", T0.AddHours(1))).Select(s => s.Id));
