@@ -68,4 +68,63 @@ public static class Transfer
         return ShellCommand.Of("cd", target)
             .And(ssh.RecordExitStatus(dumpStatusFile).Pipe(Restore.Command().RecordExitStatus(restoreStatusFile)));
     }
+
+    /// <summary>
+    /// Judges a finished transfer from its two status files and its standard error (FREEBSD.md): complete only
+    /// when both sides exited 0, dump printed no abort, and restore printed none of its failure phrases
+    /// (<see cref="Restore.FailureIn"/>: without a tty it answers "no" to <c>abort?</c> and exits 0). A dump that
+    /// printed <c>dump downgraded, -L ignored</c>, or ran without <c>-L</c>, is complete but not snapshot-consistent.
+    /// </summary>
+    /// <param name="dumpStatus">Contents of the dump status file, or null when it is missing (the side never ended).</param>
+    /// <param name="restoreStatus">Contents of the restore status file, or null when missing.</param>
+    /// <param name="stderr">The job's standard error (dump's <c>DUMP:</c> lines and restore's messages).</param>
+    /// <param name="snapshotRequested">Whether the command carried <c>-L</c> (<see cref="Dump.UsesSnapshot"/> and asked).</param>
+    /// <returns>The verdict.</returns>
+    public static TransferVerdict Judge(string? dumpStatus, string? restoreStatus, string stderr, bool snapshotRequested)
+    {
+        ArgumentNullException.ThrowIfNull(stderr);
+        var problems = new List<string>();
+        var dumpExit = ExitStatus(dumpStatus);
+        var restoreExit = ExitStatus(restoreStatus);
+        if (dumpExit is null)
+        {
+            problems.Add(dumpStatus is null ? "ssh/dump left no exit status (killed or still running)" : $"ssh/dump status '{dumpStatus.Trim()}' is not a number");
+        }
+        else if (dumpExit != 0)
+        {
+            problems.Add(dumpExit switch
+            {
+                1 => "dump exited 1 (startup error, e.g. snapshot creation failed)",
+                3 => "dump exited 3 (abnormal termination)",
+                255 => "ssh exited 255 (connection, authentication or host key failure)",
+                _ => $"ssh/dump exited {dumpExit}",
+            });
+        }
+
+        if (restoreExit is null)
+        {
+            problems.Add(restoreStatus is null ? "restore left no exit status (killed or still running)" : $"restore status '{restoreStatus.Trim()}' is not a number");
+        }
+        else if (restoreExit != 0)
+        {
+            problems.Add($"restore exited {restoreExit}");
+        }
+
+        var lines = Dump.ParseStderr(stderr);
+        problems.AddRange(lines.Where(l => l.Kind == DumpLineKind.Aborted).Select(l => "dump: " + l.Text));
+        problems.AddRange(Restore.FailureIn(stderr).Select(f => "restore: " + f.Line));
+        var downgraded = lines.Any(l => l.Kind == DumpLineKind.NotSnapshotConsistent);
+        return new TransferVerdict(problems.Count == 0, snapshotRequested && !downgraded, dumpExit, restoreExit, problems);
+    }
+
+    private static int? ExitStatus(string? text) =>
+        int.TryParse(text?.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : null;
 }
+
+/// <summary>The verdict on one partition's transfer (<see cref="Transfer.Judge"/>).</summary>
+/// <param name="Complete">Both sides exited 0 and no failure was printed.</param>
+/// <param name="SnapshotConsistent">The dump was of a UFS snapshot (<c>-L</c> asked and not downgraded); false for 4.x and for downgrades.</param>
+/// <param name="DumpExitStatus">ssh/dump's exit status, or null when unknown.</param>
+/// <param name="RestoreExitStatus">restore's exit status, or null when unknown.</param>
+/// <param name="Problems">Why it is not complete, one line each (empty when complete).</param>
+public sealed record TransferVerdict(bool Complete, bool SnapshotConsistent, int? DumpExitStatus, int? RestoreExitStatus, IReadOnlyList<string> Problems);

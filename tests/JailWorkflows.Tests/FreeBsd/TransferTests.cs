@@ -116,6 +116,40 @@ public sealed class TransferTests : IDisposable
         Assert.Contains("DUMP IS DONE", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Judges_a_clean_transfer()
+    {
+        var v = Transfer.Judge("0\n", "0\n", "  DUMP: 50.00% done, finished in 0:01\n  DUMP: DUMP IS DONE\n", snapshotRequested: true);
+        Assert.True(v.Complete);
+        Assert.True(v.SnapshotConsistent);
+        Assert.Empty(v.Problems);
+    }
+
+    [Fact]
+    public void A_downgraded_snapshot_is_complete_but_not_consistent()
+    {
+        var v = Transfer.Judge("0", "0", "  DUMP: dump downgraded, -L ignored\n  DUMP: DUMP IS DONE\n", snapshotRequested: true);
+        Assert.True(v.Complete);
+        Assert.False(v.SnapshotConsistent);
+        Assert.False(Transfer.Judge("0", "0", string.Empty, snapshotRequested: false).SnapshotConsistent);
+    }
+
+    [Theory]
+    [InlineData("3", "0", "", "dump exited 3")]
+    [InlineData("255", "0", "", "ssh exited 255")]
+    [InlineData("0", "1", "", "restore exited 1")]
+    [InlineData(null, "0", "", "ssh/dump left no exit status")]
+    [InlineData("0", null, "", "restore left no exit status")]
+    [InlineData("0", "0", "./etc/x: cannot create file: No space left on device\n", "restore: ./etc/x: cannot create file")]
+    [InlineData("0", "0", "abort? [yn] ", "restore: abort?")]
+    [InlineData("0", "0", "  DUMP: The ENTIRE dump is aborted.\n", "dump: DUMP: The ENTIRE dump is aborted.")]
+    public void Failures_are_named(string? dump, string? restore, string stderr, string problem)
+    {
+        var v = Transfer.Judge(dump, restore, stderr, snapshotRequested: true);
+        Assert.False(v.Complete);
+        Assert.Contains(v.Problems, p => p.Contains(problem, StringComparison.Ordinal));
+    }
+
     private static List<string> ReadArgs(string file)
     {
         var text = File.ReadAllText(file);
