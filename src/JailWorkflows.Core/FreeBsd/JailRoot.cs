@@ -69,6 +69,12 @@ public sealed partial class JailRoot : IEquatable<JailRoot>
         return Path + "/" + trimmed;
     }
 
+    /// <summary>Whether <paramref name="jailName"/> is a valid jail(8) name as jail roots require: letters, digits, <c>_</c>
+    /// and <c>-</c>, at most 64, starting with a letter or digit.</summary>
+    /// <param name="jailName">The name.</param>
+    /// <returns>True when valid.</returns>
+    public static bool IsValidJailName(string? jailName) => jailName is not null && JailNamePattern().IsMatch(jailName);
+
     /// <summary>Validates a directory path the way jail roots require (absolute, normalised, not <c>/</c>).</summary>
     /// <param name="path">The path.</param>
     /// <param name="paramName">The parameter name used in the exception.</param>
