@@ -110,7 +110,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
         List<string> ids;
         await using (var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
         {
-            ids = await db.Workflows.AsNoTracking().OrderByDescending(w => w.CreateTime).Select(w => w.InstanceId).ToListAsync(cancellationToken).ConfigureAwait(false);
+            ids = await db.WorkflowInstances.AsNoTracking().OrderByDescending(w => w.CreateTime).Select(w => w.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var views = new List<InstanceView>();
@@ -140,7 +140,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
     {
         ArgumentNullException.ThrowIfNull(idOrPrefix);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        if (await db.Workflows.AnyAsync(w => w.InstanceId == idOrPrefix, cancellationToken).ConfigureAwait(false))
+        if (await db.WorkflowInstances.AnyAsync(w => w.Id == idOrPrefix, cancellationToken).ConfigureAwait(false))
         {
             return idOrPrefix;
         }
@@ -150,7 +150,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
             return null;
         }
 
-        var matches = await db.Workflows.Where(w => w.InstanceId.StartsWith(idOrPrefix)).Select(w => w.InstanceId).Take(2).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var matches = await db.WorkflowInstances.Where(w => w.Id.StartsWith(idOrPrefix)).Select(w => w.Id).Take(2).ToListAsync(cancellationToken).ConfigureAwait(false);
         return matches.Count switch
         {
             0 => null,
@@ -187,10 +187,10 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
         }
 
         var lastError = await db.JournalEntries.AsNoTracking()
-            .Where(j => j.InstanceId == instance.Id && j.Kind == JournalKind.StepFailed)
+            .Where(j => j.InstanceId == instance.Id && j.Kind == JournalEntryKind.StepFailed)
             .OrderByDescending(j => j.Id).Select(j => j.Message).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         var lastOutput = await db.JournalEntries.AsNoTracking()
-            .Where(j => j.InstanceId == instance.Id && j.Kind == JournalKind.JobOutput)
+            .Where(j => j.InstanceId == instance.Id && j.Kind == JournalEntryKind.JobOutput)
             .OrderByDescending(j => j.Id).Select(j => j.Message).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         var server = instance.Reference ?? (instance.Data as ConsolidationData)?.Server;
         return new InstanceView(instance.Id, instance.WorkflowDefinitionId, instance.Version, server, instance.Status, instance.CreateTime, instance.CompleteTime, steps, instance.Status == WorkflowStatus.Complete ? null : lastError, lastOutput);

@@ -120,7 +120,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         }
 
         var id = await Host.StartWorkflow(definitionId, pinned, new ConsolidationData { Plan = plan, Server = server }, reference: server).ConfigureAwait(false);
-        await Journal.AppendAsync(new JournalEntry { InstanceId = id, Kind = JournalKind.Info, Message = $"instance of {definitionId} v{pinned} started for {server}" }, cancellationToken).ConfigureAwait(false);
+        await Journal.AppendAsync(new JournalEntry { InstanceId = id, Kind = JournalEntryKind.Info, Message = $"instance of {definitionId} v{pinned} started for {server}" }, cancellationToken).ConfigureAwait(false);
         return id;
     }
 
@@ -141,7 +141,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         var resumed = await Host.ResumeWorkflow(instanceId).ConfigureAwait(false);
         if (resumed)
         {
-            await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalKind.OperatorAction, Message = "resumed" }, cancellationToken).ConfigureAwait(false);
+            await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.OperatorAction, Message = "resumed" }, cancellationToken).ConfigureAwait(false);
         }
 
         return resumed;

@@ -117,5 +117,5 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
     }
 
     internal static string Format(JournalEntry entry) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{entry.Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {entry.Step ?? "-",-12} {entry.Kind,-14} {(entry.Kind == JournalKind.JobOutput ? "| " : string.Empty)}{entry.Message}{(entry.ExitStatus is { } s ? $" (exit {s})" : string.Empty)}");
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{entry.Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {entry.Step ?? "-",-12} {entry.Kind,-14} {(entry.Kind == JournalEntryKind.JobOutput ? "| " : string.Empty)}{entry.Message}{(entry.ExitStatus is { } s ? $" (exit {s})" : string.Empty)}");
 }

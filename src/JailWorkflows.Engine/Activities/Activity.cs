@@ -48,7 +48,7 @@ public abstract class Activity : StepBodyAsync
         var run = new ActivityRun(this, context, state);
         if (first)
         {
-            await run.JournalAsync(JournalKind.StepStarted, $"{context.Step.Name}").ConfigureAwait(false);
+            await run.JournalAsync(JournalEntryKind.StepStarted, $"{context.Step.Name}").ConfigureAwait(false);
         }
 
         try
@@ -56,14 +56,14 @@ public abstract class Activity : StepBodyAsync
             var result = await ExecuteAsync(run).ConfigureAwait(false);
             if (result.Proceed)
             {
-                await run.JournalAsync(JournalKind.StepFinished, $"{context.Step.Name}: done").ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.StepFinished, $"{context.Step.Name}: done").ConfigureAwait(false);
             }
 
             return result;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
         {
-            await run.JournalAsync(JournalKind.StepFailed, ex.Message).ConfigureAwait(false);
+            await run.JournalAsync(JournalEntryKind.StepFailed, ex.Message).ConfigureAwait(false);
             throw;
         }
     }
@@ -181,7 +181,7 @@ public abstract class Activity : StepBodyAsync
         /// <param name="jobId">Host job, if any.</param>
         /// <param name="exitStatus">Exit status, if any.</param>
         /// <returns>A task.</returns>
-        public Task JournalAsync(JournalKind kind, string message, string? jobId = null, int? exitStatus = null) =>
+        public Task JournalAsync(JournalEntryKind kind, string message, string? jobId = null, int? exitStatus = null) =>
             Services.Journal.AppendAsync(
                 new JournalEntry
                 {
@@ -213,11 +213,11 @@ public abstract class Activity : StepBodyAsync
                 State.OutputOffset = 0;
                 if (started.StartedNow)
                 {
-                    await JournalAsync(JournalKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
+                    await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
                 }
                 else
                 {
-                    await JournalAsync(JournalKind.Info, $"re-attached to host job {jobId}", jobId).ConfigureAwait(false);
+                    await JournalAsync(JournalEntryKind.Info, $"re-attached to host job {jobId}", jobId).ConfigureAwait(false);
                 }
             }
 
@@ -238,7 +238,7 @@ public abstract class Activity : StepBodyAsync
                         await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [rest], CancellationToken).ConfigureAwait(false);
                     }
 
-                    await JournalAsync(JournalKind.JobFinished, $"host job {jobId} exited {poll.ExitStatus}", jobId, poll.ExitStatus).ConfigureAwait(false);
+                    await JournalAsync(JournalEntryKind.JobFinished, $"host job {jobId} exited {poll.ExitStatus}", jobId, poll.ExitStatus).ConfigureAwait(false);
                     State.JobId = null;
                     State.OutputOffset = 0;
                     return poll.ExitStatus ?? -1;

@@ -30,7 +30,7 @@ public sealed class BuildWorld(ActivityServices services) : Activity(services)
             var stamp = await host.ReadFileAsync(world.StampPath, run.CancellationToken).ConfigureAwait(false);
             if (stamp == world.Stamp)
             {
-                await run.JournalAsync(JournalKind.Info, $"world {world.Release} already built in {world.ObjDir}; reused").ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.Info, $"world {world.Release} already built in {world.ObjDir}; reused").ConfigureAwait(false);
                 return ExecutionResult.Next();
             }
 
@@ -47,8 +47,7 @@ public sealed class BuildWorld(ActivityServices services) : Activity(services)
 
         var jobId = $"{world.JobPrefix}{run.State.Attempt}";
         var resume = run.State.Attempt > 0;
-        var command = Make.BuildWorld(world.SrcDir, int.Parse(run.State.Values["jobs"], CultureInfo.InvariantCulture), world.Release, resume)
-            .WithEnvironment([new("MAKEOBJDIRPREFIX", world.ObjDir)]);
+        var command = Make.BuildWorld(world.SrcDir, int.Parse(run.State.Values["jobs"], CultureInfo.InvariantCulture), world.Release, resume, world.ObjDir);
         var exit = await run.RunJobAsync(jobId, command).ConfigureAwait(false);
         if (exit is null)
         {
@@ -62,7 +61,7 @@ public sealed class BuildWorld(ActivityServices services) : Activity(services)
         }
 
         await host.WriteFileAsync(world.StampPath, Encoding.UTF8.GetBytes(world.Stamp), "0644", run.CancellationToken).ConfigureAwait(false);
-        await run.JournalAsync(JournalKind.Info, $"world {world.Release} built; stamp written to {world.StampPath}").ConfigureAwait(false);
+        await run.JournalAsync(JournalEntryKind.Info, $"world {world.Release} built; stamp written to {world.StampPath}").ConfigureAwait(false);
         return ExecutionResult.Next();
     }
 
@@ -95,8 +94,8 @@ internal sealed record WorldInfo(string SrcDir, string ObjDir, FreeBsdRelease Re
     {
         var src = JailRoot.ValidateDirectory(run.JailHostSpec.SrcDir, "jailHost.srcDir");
         var obj = JailRoot.ValidateDirectory(run.JailHostSpec.ObjDir, "jailHost.objDir");
-        var newvers = await run.RunCheckedAsync(ShellCommand.Of("cat", src + "/sys/conf/newvers.sh")).ConfigureAwait(false);
-        var release = NewVers.Parse(newvers);
+        var newvers = await run.RunCheckedAsync(Make.ReadNewvers(src)).ConfigureAwait(false);
+        var release = Make.ParseNewvers(newvers);
         var stamp = $"src={src}\nrelease={release}\nnewvers-sha256={Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(newvers)))}\n";
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(src + "\n" + obj)))[..12];
         return new WorldInfo(src, obj, release, stamp, obj + "/.jailwf-world-stamp", $"world-{key}-a");

@@ -27,7 +27,7 @@ public sealed class InstallWorld(ActivityServices services) : Activity(services)
 
             if (await host.ReadFileAsync(marker, run.CancellationToken).ConfigureAwait(false) == world.Stamp)
             {
-                await run.JournalAsync(JournalKind.Info, $"world {world.Release} already installed in {run.JailRoot}").ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.Info, $"world {world.Release} already installed in {run.JailRoot}").ConfigureAwait(false);
                 return ExecutionResult.Next();
             }
 
@@ -37,7 +37,7 @@ public sealed class InstallWorld(ActivityServices services) : Activity(services)
             }
         }
 
-        var command = FreeBsd.Make.InstallWorld(world.SrcDir, run.JailRoot).WithEnvironment([new("MAKEOBJDIRPREFIX", world.ObjDir)]);
+        var command = FreeBsd.Make.InstallWorld(world.SrcDir, run.JailRoot, world.ObjDir);
         var exit = await run.RunJobAsync($"{run.InstanceId}-{run.StepId}-a{run.State.Attempt}", command).ConfigureAwait(false);
         if (exit is null)
         {

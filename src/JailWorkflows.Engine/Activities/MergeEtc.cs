@@ -18,7 +18,7 @@ public sealed class MergeEtc(ActivityServices services) : Activity(services)
         var marker = run.JailStateDir + "/mergeetc.done";
         if (run.State.JobId is null && await run.ExistsAsync(marker).ConfigureAwait(false))
         {
-            await run.JournalAsync(JournalKind.Info, "/etc already merged").ConfigureAwait(false);
+            await run.JournalAsync(JournalEntryKind.Info, "/etc already merged").ConfigureAwait(false);
             return ExecutionResult.Next();
         }
 
@@ -42,9 +42,15 @@ public sealed class MergeEtc(ActivityServices services) : Activity(services)
         }
 
         var output = await run.JobOutputAsync(jobId).ConfigureAwait(false);
-        foreach (var file in Mergemaster.FilesLeftForConsideration(output))
+        var report = Mergemaster.ParseOutput(output, tempRoot);
+        foreach (var problem in report.Problems)
         {
-            await run.JournalAsync(JournalKind.Warning, $"mergemaster left {file} for consideration (the jail keeps its old version; the new one is in {tempRoot})").ConfigureAwait(false);
+            await run.JournalAsync(JournalEntryKind.Warning, $"mergemaster: {problem}").ConfigureAwait(false);
+        }
+
+        foreach (var file in report.Remaining)
+        {
+            await run.JournalAsync(JournalEntryKind.Warning, $"mergemaster left {file} for consideration (the jail keeps its old version; the new one is in {report.TempRoot})").ConfigureAwait(false);
         }
 
         await run.RunCheckedAsync(ShellCommand.Of("touch", marker)).ConfigureAwait(false);

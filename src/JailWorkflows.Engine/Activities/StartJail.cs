@@ -18,13 +18,13 @@ public sealed class StartJail(ActivityServices services) : Activity(services)
     {
         var jail = run.Server.Jail;
         var confDir = JailRoot.ValidateDirectory(run.JailHostSpec.JailConfDir, "jailHost.jailConfDir");
-        var conf = $"{confDir}/{jail.Name}.conf";
+        var conf = JailConf.FilePath(confDir, run.JailRoot);
         var host = await run.JailHostAsync().ConfigureAwait(false);
         await run.RunCheckedAsync(ShellCommand.Of("mkdir", "-p", confDir)).ConfigureAwait(false);
         await host.WriteFileAsync(conf, Encoding.UTF8.GetBytes(JailConf.Render(jail, run.JailRoot)), "0644", run.CancellationToken).ConfigureAwait(false);
         if ((await run.RunAsync(Jls.ForJail(jail.Name)).ConfigureAwait(false)).Succeeded)
         {
-            await run.JournalAsync(JournalKind.Info, $"jail {jail.Name} is already running").ConfigureAwait(false);
+            await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} is already running").ConfigureAwait(false);
             return ExecutionResult.Next();
         }
 
@@ -36,7 +36,7 @@ public sealed class StartJail(ActivityServices services) : Activity(services)
             throw run.Fail($"jail {jail.Name} did not start (jail exit {start.ExitStatus}: {start.StdErr.Trim()}{start.StdOut.Trim()})");
         }
 
-        await run.JournalAsync(JournalKind.Info, $"jail {jail.Name} started: {listed.StdOut.Trim().Split('\n').Last().Trim()}").ConfigureAwait(false);
+        await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} started: {listed.StdOut.Trim().Split('\n').Last().Trim()}").ConfigureAwait(false);
         return ExecutionResult.Next();
     }
 }

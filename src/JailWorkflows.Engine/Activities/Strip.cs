@@ -20,27 +20,14 @@ public sealed class Strip(ActivityServices services) : Activity(services)
         var root = run.JailRoot;
         if (run.State.Phase.Length == 0)
         {
-            var listing = await run.RunCheckedAsync(ShellCommand.Of("ls", "-1A", root.Path)).ConfigureAwait(false);
-            var kernels = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Where(n => n.StartsWith("kernel", StringComparison.Ordinal));
-            var paths = StripList.Paths.Concat(kernels).Distinct(StringComparer.Ordinal).Select(root.Combine).ToList();
             var backup = run.JailStateDir + "/etc.orig";
             var script = ShellCommand.Of("mkdir", "-p", run.JailStateDir)
                 .And(ShellCommand.Of("test", "-d", backup)
                     .Or(ShellCommand.Of("rm", "-rf", backup + ".tmp")
                         .And(ShellCommand.Of("cp", "-Rp", root.Combine("etc"), backup + ".tmp"))
                         .And(ShellCommand.Of("mv", backup + ".tmp", backup))
-                        .Subshell()));
-            foreach (var path in paths)
-            {
-                script = script.And(ShellCommand.Of("test", "!", "-e", path).Or(ShellCommand.Of("chflags", "-R", "noschg,nouchg,nosunlnk", path)).Subshell())
-                    .And(ShellCommand.Of("rm", "-rf", path));
-            }
-
-            script = script
-                .And(ShellCommand.Of("mkdir", "-p", root.Combine("usr/ports")))
-                .And(ShellCommand.Of("mkdir", "-m", "0555", root.Combine("dev")))
-                .And(ShellCommand.Of("chown", "0:0", root.Combine("dev")));
+                        .Subshell()))
+                .And(FreeBsd.Strip.Command(root));
             var exit = await run.RunJobAsync($"{run.InstanceId}-{run.StepId}-a{run.State.Attempt}", script).ConfigureAwait(false);
             if (exit is null)
             {
@@ -65,7 +52,12 @@ public sealed class Strip(ActivityServices services) : Activity(services)
             var reduced = RcConf.Reduce(rcConf);
             foreach (var line in reduced.Removed)
             {
-                await run.JournalAsync(JournalKind.Info, $"rc.conf: removed {line}").ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.Info, $"rc.conf: removed line {line.LineNumber} ({line.Reason}): {line.Text}").ConfigureAwait(false);
+            }
+
+            foreach (var line in reduced.Unrecognised)
+            {
+                await run.JournalAsync(JournalEntryKind.Warning, $"rc.conf: line {line.LineNumber} kept but not understood, check it: {line.Text}").ConfigureAwait(false);
             }
 
             if (reduced.Kept != rcConf)
@@ -82,7 +74,7 @@ public sealed class Strip(ActivityServices services) : Activity(services)
             if (emptied != fstab)
             {
                 await host.WriteFileAsync(fstabPath, Encoding.UTF8.GetBytes(emptied), "0644", run.CancellationToken).ConfigureAwait(false);
-                await run.JournalAsync(JournalKind.Info, "fstab: every line commented out").ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.Info, "fstab: every line commented out").ConfigureAwait(false);
             }
         }
 

@@ -42,7 +42,7 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
         while (run.State.Index < partitions.Count)
         {
             var partition = partitions[run.State.Index];
-            var target = run.JailRoot.Combine(partition.MountPoint);
+            var target = Transfer.TargetDirectory(run.JailRoot, partition.MountPoint);
             var marker = $"{run.JailStateDir}/partitions/{MarkerName(partition.MountPoint)}.done";
             var jobId = $"{run.InstanceId}-{run.StepId}-p{run.State.Index}-a{run.State.Attempt}";
             var jobDir = $"{run.JailHostSpec.JobsDir}/{jobId}";
@@ -50,7 +50,7 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
             {
                 if (await run.ExistsAsync(marker).ConfigureAwait(false))
                 {
-                    await run.JournalAsync(JournalKind.Info, $"partition {partition.MountPoint} already transferred; not redone").ConfigureAwait(false);
+                    await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint} already transferred; not redone").ConfigureAwait(false);
                     run.State.Index++;
                     run.State.Attempt = 0;
                     continue;
@@ -61,42 +61,49 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                 if (existing.Status == Hosts.HostJobStatus.NotStarted)
                 {
                     // Whatever an earlier, interrupted attempt left is wiped: restore -r wants an empty directory.
-                    await run.RunCheckedAsync(Wipe(target)).ConfigureAwait(false);
-                    await run.JournalAsync(JournalKind.Info, $"partition {partition.MountPoint}: transfer into {target} (attempt {run.State.Attempt + 1})").ConfigureAwait(false);
+                    await run.RunCheckedAsync(Wipe(run.JailRoot, partition.MountPoint)).ConfigureAwait(false);
+                    await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint}: transfer into {target} (attempt {run.State.Attempt + 1})").ConfigureAwait(false);
                 }
             }
 
             var pipeline = Transfer.Pipeline(
                 run.Server.Ssh,
                 release,
-                Dump.Command(release, level, partition.MountPoint, snapshot),
+                partition.MountPoint,
                 run.JailHostSpec.TransferKeyFile,
                 knownHosts,
                 run.JailRoot,
-                partition.MountPoint,
                 jobDir + "/dump.status",
-                jobDir + "/restore.status");
+                jobDir + "/restore.status",
+                level,
+                snapshot);
             var exit = await run.RunJobAsync(jobId, pipeline).ConfigureAwait(false);
             if (exit is null)
             {
                 return run.Sleep();
             }
 
-            var dumpStatus = await ReadStatusAsync(run, jobDir + "/dump.status").ConfigureAwait(false);
-            var restoreStatus = await ReadStatusAsync(run, jobDir + "/restore.status").ConfigureAwait(false);
+            var host = await run.JailHostAsync().ConfigureAwait(false);
+            var dumpStatus = await host.ReadFileAsync(jobDir + "/dump.status", run.CancellationToken).ConfigureAwait(false);
+            var restoreStatus = await host.ReadFileAsync(jobDir + "/restore.status", run.CancellationToken).ConfigureAwait(false);
             var output = await run.JobOutputAsync(jobId).ConfigureAwait(false);
-            var phrases = Restore.FailureIn(output);
-            if (exit != 0 || dumpStatus != 0 || restoreStatus != 0 || phrases.Count > 0)
+            var verdict = Transfer.Judge(dumpStatus, restoreStatus, output, snapshot && Dump.UsesSnapshot(release));
+            if (exit != 0 || !verdict.Complete)
             {
                 run.State.Attempt++;
                 run.State.JobId = null;
-                throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: transfer failed (ssh/dump exit {Show(dumpStatus)}, restore exit {Show(restoreStatus)}{(phrases.Count > 0 ? ", restore reported: " + string.Join(", ", phrases) : string.Empty)}); resume wipes it and transfers it again");
+                throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: transfer failed ({string.Join("; ", verdict.Problems.DefaultIfEmpty($"job exit {exit}"))}); resume wipes it and transfers it again");
+            }
+
+            if (!verdict.SnapshotConsistent)
+            {
+                await run.JournalAsync(JournalEntryKind.Warning, $"partition {partition.MountPoint}: dump ran without a snapshot (not snapshot-consistent)").ConfigureAwait(false);
             }
 
             // restoresymtable is only needed for a later incremental restore; it must not stay in the jail.
             await run.RunCheckedAsync(ShellCommand.Of("rm", "-f", target + "/restoresymtable")
                 .And(ShellCommand.Of("touch", marker))).ConfigureAwait(false);
-            await run.JournalAsync(JournalKind.Info, $"partition {partition.MountPoint} transferred").ConfigureAwait(false);
+            await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint} transferred").ConfigureAwait(false);
             run.State.Index++;
             run.State.Attempt = 0;
             return run.Checkpoint();
@@ -109,17 +116,11 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
 
     private static string StateDir(ActivityRun run) => JailRoot.ValidateDirectory(run.JailHostSpec.StateDir, "jailHost.stateDir");
 
-    private static ShellCommand Wipe(string target) =>
-        ShellCommand.Of("mkdir", "-p", target)
-            .And(ShellCommand.Of("chflags", "-R", "noschg,nouchg,nosunlnk", target))
-            .And(ShellCommand.Of("find", target, "-mindepth", "1", "-maxdepth", "1", "-exec", "rm", "-rf", "{}", "+"));
-
-    private static async Task<int?> ReadStatusAsync(ActivityRun run, string path)
+    private static ShellCommand Wipe(JailRoot root, string mountPoint)
     {
-        var host = await run.JailHostAsync().ConfigureAwait(false);
-        var text = await host.ReadFileAsync(path, run.CancellationToken).ConfigureAwait(false);
-        return int.TryParse(text?.Trim(), out var status) ? status : null;
+        var target = Transfer.TargetDirectory(root, mountPoint);
+        return ShellCommand.Of("mkdir", "-p", target)
+            .And(Chflags.ClearRecursive(root, mountPoint))
+            .And(ShellCommand.Of("find", target, "-mindepth", "1", "-maxdepth", "1", "-exec", "rm", "-rf", "{}", "+"));
     }
-
-    private static string Show(int? status) => status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown";
 }

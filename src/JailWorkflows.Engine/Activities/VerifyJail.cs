@@ -57,7 +57,7 @@ public sealed class VerifyJail(ActivityServices services) : Activity(services)
         }
 
         var firstLine = fetch.StdOut.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? string.Empty;
-        await run.JournalAsync(JournalKind.Info, $"jail {jail.Name} (JID {row.Jid}) runs; jexec works; {url} answers: {firstLine}").ConfigureAwait(false);
+        await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} (JID {row.Jid}) runs; jexec works; {url} answers: {firstLine}").ConfigureAwait(false);
         return ExecutionResult.Next();
     }
 }
