@@ -17,7 +17,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         public string? LabDirectory { get; init; }
     }
 
-    protected override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var options = new LabOptions();
         if (settings.LabDirectory is not null)

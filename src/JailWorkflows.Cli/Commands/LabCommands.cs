@@ -22,7 +22,7 @@ internal class LabSettings : CommandSettings
 /// <summary><c>jailwf lab up</c>.</summary>
 internal sealed class LabUpCommand : AsyncCommand<LabSettings>
 {
-    protected override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
     {
         var lab = new LabEnvironment(settings.ToLabOptions());
         var info = await lab.UpAsync(cancellationToken).ConfigureAwait(false);
@@ -37,7 +37,7 @@ internal sealed class LabUpCommand : AsyncCommand<LabSettings>
 /// <summary><c>jailwf lab down</c>.</summary>
 internal sealed class LabDownCommand : AsyncCommand<LabSettings>
 {
-    protected override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
     {
         await new LabEnvironment(settings.ToLabOptions()).DownAsync(cancellationToken).ConfigureAwait(false);
         AnsiConsole.MarkupLine("lab removed");
@@ -48,7 +48,7 @@ internal sealed class LabDownCommand : AsyncCommand<LabSettings>
 /// <summary><c>jailwf lab status</c>.</summary>
 internal sealed class LabStatusCommand : AsyncCommand<LabSettings>
 {
-    protected override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, LabSettings settings, CancellationToken cancellationToken)
     {
         Print(await new LabEnvironment(settings.ToLabOptions()).StatusAsync(cancellationToken).ConfigureAwait(false));
         return 0;

@@ -9,7 +9,7 @@ namespace JailWorkflows.Cli.Commands;
 /// <summary><c>jailwf list</c>.</summary>
 internal sealed class ListCommand : AsyncCommand<EngineSettings>
 {
-    protected override async Task<int> ExecuteAsync(CommandContext context, EngineSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, EngineSettings settings, CancellationToken cancellationToken)
     {
         var (queries, owner) = InstanceQueries.Open(settings.DatabasePath);
         await using (owner.ConfigureAwait(false))
@@ -35,7 +35,7 @@ internal sealed class ListCommand : AsyncCommand<EngineSettings>
 /// <summary><c>jailwf status &lt;instance&gt;</c>.</summary>
 internal sealed class StatusCommand : AsyncCommand<InstanceSettings>
 {
-    protected override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
     {
         var (queries, owner) = InstanceQueries.Open(settings.DatabasePath);
         await using (owner.ConfigureAwait(false))
@@ -78,7 +78,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
         public bool Follow { get; init; }
     }
 
-    protected override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var (queries, owner) = InstanceQueries.Open(settings.DatabasePath);
         await using (owner.ConfigureAwait(false))

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using JailWorkflows.Engine;
+using JailWorkflows.Engine.Definitions;
 using JailWorkflows.Plans;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -27,7 +28,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             Plan is null ? ValidationResult.Error("--plan <FILE> is required.") : ValidationResult.Success();
     }
 
-    protected override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var plan = PlanLoader.Load(settings.Plan!);
         var servers = settings.Servers.Length > 0 ? settings.Servers : plan.Servers.Select(s => s.Name).ToArray();
@@ -42,8 +43,14 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     /// <summary>Checks the hosts, starts one instance per server and follows them to the end.</summary>
     public static async Task<int> RunAsync(EngineOptions options, string definition, Plan plan, IReadOnlyList<string> servers, CancellationToken cancellationToken)
     {
-        // Every host is reached and its pinned key checked before anything starts: a wrong key or an
-        // unreachable host stops here, with nothing executed anywhere.
+        // Definitions first (bad input is named before any host is contacted), then every host is reached
+        // and its pinned key checked: a wrong key or an unreachable host stops here, nothing executed anywhere.
+        var definitions = Directory.Exists(options.WorkflowsDirectory) ? DefinitionLoader.LoadDirectory(options.WorkflowsDirectory) : [];
+        if (!definitions.Any(d => d.Id == definition))
+        {
+            throw new KeyNotFoundException($"Unknown workflow definition '{definition}' in {options.WorkflowsDirectory} (known: {string.Join(", ", definitions.Select(d => d.Id).Distinct())}).");
+        }
+
         await HostCheck.VerifyAsync(plan, servers, cancellationToken).ConfigureAwait(false);
         await using var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
         var ids = new List<string>();
@@ -61,7 +68,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 /// <summary><c>jailwf resume &lt;instance&gt;</c>: continue an interrupted or suspended instance and follow it.</summary>
 internal sealed class ResumeCommand : AsyncCommand<InstanceSettings>
 {
-    protected override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
     {
         var options = settings.ToEngineOptions();
         if (!File.Exists(options.DatabasePath))

@@ -208,36 +208,49 @@ public abstract class Activity : StepBodyAsync
             var jobs = await JobsAsync().ConfigureAwait(false);
             if (State.JobId != jobId)
             {
-                var started = await jobs.StartAsync(jobId, script, CancellationToken).ConfigureAwait(false);
-                State.JobId = jobId;
-                State.OutputOffset = 0;
-                if (started.StartedNow)
+                var before = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
+                if (before.Status == HostJobStatus.NotStarted)
                 {
+                    await jobs.StartAsync(jobId, script, CancellationToken).ConfigureAwait(false);
                     await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
                 }
                 else
                 {
-                    await JournalAsync(JournalEntryKind.Info, $"re-attached to host job {jobId}", jobId).ConfigureAwait(false);
+                    await JournalAsync(JournalEntryKind.Info, $"re-attached to host job {jobId} ({before.Status.ToString().ToLowerInvariant()})", jobId).ConfigureAwait(false);
                 }
+
+                State.JobId = jobId;
+                State.OutputOffset = 0;
             }
 
-            var poll = await jobs.PollAsync(jobId, State.OutputOffset, CancellationToken).ConfigureAwait(false);
-            var lines = CompleteLines(poll.Output, out var consumed);
-            if (lines.Count > 0)
+            HostJobState poll;
+            do
             {
-                await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
-            }
+                poll = await jobs.PollAsync(jobId, State.OutputOffset, CancellationToken).ConfigureAwait(false);
+                var lines = CompleteLines(poll.NewOutput, out var consumed);
+                if (lines.Count > 0)
+                {
+                    await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
+                }
 
-            State.OutputOffset += consumed;
-            switch (poll.Status)
-            {
-                case HostJobStatus.Exited:
-                    var rest = poll.Output.AsSpan(consumed).ToString().Trim();
+                State.OutputOffset += consumed;
+                if (poll.IsFinished && !poll.MoreOutput && consumed < poll.NewOutput.Length)
+                {
+                    // The last line of a finished job may lack its newline.
+                    var rest = System.Text.Encoding.UTF8.GetString(poll.NewOutput, consumed, poll.NewOutput.Length - consumed).Trim();
                     if (rest.Length > 0)
                     {
                         await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [rest], CancellationToken).ConfigureAwait(false);
                     }
 
+                    State.OutputOffset += poll.NewOutput.Length - consumed;
+                }
+            }
+            while (poll.MoreOutput);
+
+            switch (poll.Status)
+            {
+                case HostJobStatus.Exited:
                     await JournalAsync(JournalEntryKind.JobFinished, $"host job {jobId} exited {poll.ExitStatus}", jobId, poll.ExitStatus).ConfigureAwait(false);
                     State.JobId = null;
                     State.OutputOffset = 0;
@@ -255,15 +268,22 @@ public abstract class Activity : StepBodyAsync
         public async Task<string> JobOutputAsync(string jobId)
         {
             var jobs = await JobsAsync().ConfigureAwait(false);
-            var poll = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
-            return poll.Output;
+            using var all = new MemoryStream();
+            HostJobState poll;
+            do
+            {
+                poll = await jobs.PollAsync(jobId, all.Length, CancellationToken).ConfigureAwait(false);
+                all.Write(poll.NewOutput);
+            }
+            while (poll.MoreOutput);
+            return System.Text.Encoding.UTF8.GetString(all.ToArray());
         }
 
-        private static List<string> CompleteLines(string output, out int consumed)
+        private static List<string> CompleteLines(byte[] output, out int consumed)
         {
-            var last = output.LastIndexOf('\n');
+            var last = Array.LastIndexOf(output, (byte)'\n');
             consumed = last + 1;
-            return last < 0 ? [] : output[..last].Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+            return last < 0 ? [] : System.Text.Encoding.UTF8.GetString(output, 0, last).Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         }
     }
 }

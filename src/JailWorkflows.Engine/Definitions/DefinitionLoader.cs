@@ -124,7 +124,7 @@ public static class DefinitionLoader
 
     private static IEnumerable<DefinitionError> SchemaErrors(EvaluationResults result, string prefix)
     {
-        var details = result.Details.Count > 0 ? result.Details : [result];
+        IReadOnlyList<EvaluationResults> details = result.Details is { Count: > 0 } d ? d : [result];
         foreach (var detail in details)
         {
             if (detail.Errors is null)
