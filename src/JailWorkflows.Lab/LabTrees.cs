@@ -48,6 +48,8 @@ internal static class LabTrees
             var label = p.MountPoint == "/" ? "rootfs" : p.MountPoint.Trim('/');
             await LabProcesses.RunCheckedAsync("mke2fs",
                 ["-q", "-F", "-t", "ext4", "-L", label, "-d", roots[p.MountPoint], temp, p.SizeMiB.ToString(CultureInfo.InvariantCulture) + "M"], ct).ConfigureAwait(false);
+            // UFS has no lost+found until fsck makes one; keep the lab's partitions like a fresh newfs.
+            await LabProcesses.RunCheckedAsync("debugfs", ["-w", "-R", "rmdir /lost+found", temp], ct).ConfigureAwait(false);
             foreach (var path in ImmutablePaths)
             {
                 var owner = server.Partitions.Where(q => path.StartsWith(q.MountPoint == "/" ? "/" : q.MountPoint + "/", StringComparison.Ordinal))
