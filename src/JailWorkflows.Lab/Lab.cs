@@ -150,11 +150,29 @@ public sealed partial class Lab
     {
         RequireRoot();
         await EnsurePackagesAsync(cancellationToken).ConfigureAwait(false);
+        var created = !System.IO.Directory.Exists(Directory);
         System.IO.Directory.CreateDirectory(Directory);
-        using var labLock = AcquireLock();
+        var labLock = AcquireLock();
+        using var releaseLock = labLock;
 
         var state = LabState.Load(StateFile) ?? new LabState { Directory = Directory, CreatedAt = _time.GetUtcNow() };
-        CheckAddresses(state);
+        try
+        {
+            CheckAddresses(state);
+        }
+        catch (LabException) when (!File.Exists(StateFile))
+        {
+            // Leave nothing behind when this lab never came up.
+            await labLock.DisposeAsync().ConfigureAwait(false);
+            File.Delete(Path.Combine(Directory, LabLayout.LockFileName));
+            if (created && !System.IO.Directory.EnumerateFileSystemEntries(Directory).Any())
+            {
+                System.IO.Directory.Delete(Directory);
+            }
+
+            throw;
+        }
+
         state.Save(StateFile, _time);
         LogUp(_logger, Directory);
 
@@ -421,19 +439,20 @@ public sealed partial class Lab
                 continue;
             }
 
-            var argv = LabProcesses.Argv(pid);
-            if (argv.Count < 3 || !argv[0].EndsWith("sshd", StringComparison.Ordinal))
+            // sshd rewrites its argv ("sshd: /usr/sbin/sshd -D -e -f <config> [listener] ..."): read words.
+            var words = LabProcesses.CommandLine(pid).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length < 3 || !words[0].Contains("sshd", StringComparison.Ordinal))
             {
                 continue;
             }
 
-            var f = argv.ToList().IndexOf("-f");
-            if (f < 0 || f + 1 >= argv.Count)
+            var f = Array.IndexOf(words, "-f");
+            if (f < 0 || f + 1 >= words.Length)
             {
                 continue;
             }
 
-            var config = argv[f + 1];
+            var config = words[f + 1];
             string[] lines;
             try
             {
