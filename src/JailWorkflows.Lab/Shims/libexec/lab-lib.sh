@@ -1,0 +1,42 @@
+# lab-lib.sh: sourced by the jailwf lab shims (bash). Finds the lab host's directory from the shim's own
+# path (<host>/bin/<shim>), reads <host>/etc/lab-host.conf, keeps the caller's PATH in LAB_CALLER_PATH and
+# sets a plain Linux PATH for the shim itself (so a shim never calls another shim by accident).
+LAB_SELF=$(readlink -f "$0")
+LAB_HOST_DIR=$(dirname "$(dirname "$LAB_SELF")")
+# shellcheck disable=SC1091
+. "$LAB_HOST_DIR/etc/lab-host.conf"
+LAB_CALLER_PATH=$PATH
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+LAB_PROG=${0##*/}
+
+# lab_starttime PID: the process start time (clock ticks since boot, /proc/PID/stat field 22); fails when gone.
+lab_starttime() {
+	local stat rest
+	[ -n "$1" ] || return 1
+	read -r stat < "/proc/$1/stat" 2>/dev/null || return 1
+	rest=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $rest
+	[ "$1" != Z ] || return 1
+	echo "${20}"
+}
+
+# lab_alive PID STARTTIME: true while PID runs and is the recorded process.
+lab_alive() {
+	local st
+	st=$(lab_starttime "$1") || return 1
+	[ -z "$2" ] || [ "$st" = "$2" ]
+}
+
+# lab_record_get FILE KEY: the value of KEY=value in a record file.
+lab_record_get() {
+	local line
+	while IFS= read -r line; do
+		case $line in "$2="*) printf '%s\n' "${line#*=}"; return 0 ;; esac
+	done < "$1"
+	return 1
+}
+
+# lab_major: the major release number (4 for 4.10-RELEASE).
+lab_major() { echo "${LAB_RELEASE%%.*}"; }

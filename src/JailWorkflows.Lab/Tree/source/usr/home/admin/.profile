@@ -1,0 +1,1 @@
+PATH=/bin:/usr/bin:/usr/local/bin:$HOME/bin; export PATH
