@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using JailWorkflows.Plans;
@@ -40,12 +41,16 @@ public sealed partial class SshHost : Host
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     /// <summary>
-    /// Runs <c>$1</c> with sh(1) as a child that keeps this shell's standard input, and on SIGTERM, SIGHUP
-    /// or SIGINT (the SSH "signal" request on cancellation) kills the whole process group: sshd made the
-    /// session its own group with setsid(2), so this ends the command and everything it started, but not
-    /// jobs that detached into their own session (daemon(8)). One line, so a csh login shell can pass it.
+    /// Prints its pid (the SSH session's process group: sshd puts each session in its own with setsid(2)) as
+    /// the first line of standard output, then becomes <c>sh -c "$1"</c>. The pid line is stripped from the
+    /// output; on cancellation it names the group to SIGKILL (OpenSSH refuses the SSH "signal" request in
+    /// root sessions, "session signalling requires privilege separation"). One line, so a csh login shell
+    /// can pass it on.
     /// </summary>
-    private const string Wrapper = "trap 'kill -s KILL 0' TERM HUP INT; exec 3<&0; /bin/sh -c \"$1\" <&3 3<&- & wait $!";
+    private const string WrapperWithInput = "echo $$; exec /bin/sh -c \"$1\"";
+
+    /// <summary>As <see cref="WrapperWithInput"/>, with standard input from /dev/null (SSH.NET sends no EOF for an empty input stream).</summary>
+    private const string WrapperWithoutInput = "echo $$; exec /bin/sh -c \"$1\" < /dev/null";
 
     private static readonly string[] ModernKeyExchange =
     [
@@ -185,7 +190,8 @@ public sealed partial class SshHost : Host
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var text = ShellCommand.Of("exec", "/bin/sh", "-c", Wrapper, "jailwf", command.Text).Text;
+        var input = standardInput is { Length: > 0 } ? standardInput : null;
+        var text = ShellCommand.Of("exec", "/bin/sh", "-c", input is null ? WrapperWithoutInput : WrapperWithInput, "jailwf", command.Text).Text;
         for (var attempt = 1; ; attempt++)
         {
             var client = await GetClientAsync(cancellationToken).ConfigureAwait(false);
@@ -198,7 +204,7 @@ public sealed partial class SshHost : Host
 
                 // Opening the channel is synchronous in SSH.NET (it waits for the server's confirmation).
                 var started = sshCommand;
-                execution = (await Task.Run(() => ValueTuple.Create(started.ExecuteAsync(cancellationToken)), cancellationToken).ConfigureAwait(false)).Item1;
+                execution = (await Task.Run(() => ValueTuple.Create(started.ExecuteAsync(CancellationToken.None)), cancellationToken).ConfigureAwait(false)).Item1;
             }
             catch (Exception e) when (IsConnectionFailure(e))
             {
@@ -221,7 +227,7 @@ public sealed partial class SshHost : Host
 
             using (sshCommand)
             {
-                return await CompleteAsync(client, sshCommand, execution, command, standardInput).ConfigureAwait(false);
+                return await CompleteAsync(client, sshCommand, execution, command, input, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -292,16 +298,26 @@ public sealed partial class SshHost : Host
         }
     }
 
-    private async Task<CommandResult> CompleteAsync(SshClient client, SshCommand sshCommand, Task execution, ShellCommand command, byte[]? standardInput)
+    private async Task<CommandResult> CompleteAsync(SshClient client, SshCommand sshCommand, Task execution, ShellCommand command, byte[]? input, CancellationToken cancellationToken)
     {
-        var writer = WriteStandardInput(sshCommand, standardInput);
+        var sessionPid = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reader = ReadStandardOutput(sshCommand.OutputStream, sessionPid);
+        var writer = input is null ? Task.CompletedTask : WriteStandardInput(sshCommand, input);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_options.CommandTimeout != Timeout.InfiniteTimeSpan)
+        {
+            limit.CancelAfter(_options.CommandTimeout);
+        }
+
         try
         {
-            await execution.ConfigureAwait(false);
+            await execution.WaitAsync(limit.Token).ConfigureAwait(false);
         }
-        catch (SshOperationTimeoutException e)
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
         {
-            throw new HostUnreachableException(Name, $"'{command}' did not finish within {_options.CommandTimeout} (SshHostOptions.CommandTimeout); it was killed", e);
+            await KillSessionAsync(client, sessionPid.Task, execution).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new HostUnreachableException(Name, $"'{command}' did not finish within {_options.CommandTimeout} (SshHostOptions.CommandTimeout); it was killed");
         }
         catch (Exception e) when (IsConnectionFailure(e))
         {
@@ -315,20 +331,82 @@ public sealed partial class SshHost : Host
             await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        var output = await reader.ConfigureAwait(false);
         var status = sshCommand.ExitStatus ?? SignalStatus(sshCommand.ExitSignal);
-        return new CommandResult(status, sshCommand.Result, sshCommand.Error);
+        return new CommandResult(status, Utf8.GetString(output), sshCommand.Error);
     }
 
-    private static Task WriteStandardInput(SshCommand sshCommand, byte[]? bytes) => Task.Run(() =>
+    /// <summary>Reads the command's standard output as bytes; the wrapper's first line (its pid) goes to <paramref name="sessionPid"/> and is not part of the result.</summary>
+    private static Task<byte[]> ReadStandardOutput(Stream stream, TaskCompletionSource<int> sessionPid) => Task.Factory.StartNew(
+        () =>
+        {
+            using var all = new MemoryStream();
+            var buffer = new byte[16 * 1024];
+            var pidLineEnd = -1;
+            int read;
+            while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                all.Write(buffer, 0, read);
+                if (pidLineEnd < 0 && !sessionPid.Task.IsCompleted)
+                {
+                    var newline = Array.IndexOf(all.GetBuffer(), (byte)'\n', 0, (int)all.Length);
+                    if (newline >= 0)
+                    {
+                        if (int.TryParse(all.GetBuffer().AsSpan(0, newline), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                        {
+                            pidLineEnd = newline;
+                            sessionPid.TrySetResult(pid);
+                        }
+                        else
+                        {
+                            sessionPid.TrySetResult(0);
+                        }
+                    }
+                }
+            }
+
+            sessionPid.TrySetResult(0);
+            var bytes = all.ToArray();
+            return pidLineEnd >= 0 ? bytes[(pidLineEnd + 1)..] : bytes;
+        },
+        CancellationToken.None,
+        TaskCreationOptions.LongRunning,
+        TaskScheduler.Default);
+
+    /// <summary>
+    /// SIGKILLs the cancelled command's session (its process group) over a second channel, then lets the
+    /// first channel close. Best effort: errors are swallowed, the caller reports the cancellation or timeout.
+    /// </summary>
+    private async Task KillSessionAsync(SshClient client, Task<int> sessionPid, Task execution)
     {
-        // Disposing the stream sends EOF; without it a command reading its input would wait forever.
+        try
+        {
+            // The pid line is the wrapper's first action; wait for it (or for the command to end) a bounded time.
+            await Task.WhenAny(sessionPid, execution).WaitAsync(_options.ConnectTimeout).ConfigureAwait(false);
+            if (!sessionPid.IsCompletedSuccessfully || sessionPid.Result <= 1 || execution.IsCompleted)
+            {
+                return;
+            }
+
+            var pid = sessionPid.Result.ToString(CultureInfo.InvariantCulture);
+            var kill = ShellCommand.Of("kill", "-s", "KILL", "--", "-" + pid).Or(ShellCommand.Of("kill", "-s", "KILL", pid));
+            using var killCommand = client.CreateCommand(ShellCommand.Of("exec", "/bin/sh", "-c", kill.Text + " 2>/dev/null").Text, Utf8);
+            await Task.Run(() => killCommand.ExecuteAsync(CancellationToken.None)).WaitAsync(_options.ConnectTimeout).ConfigureAwait(false);
+            LogKilledSession(_logger, Name, sessionPid.Result);
+        }
+        catch (Exception e) when (e is TimeoutException or SshException or SocketException or ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            LogKillFailed(_logger, Name, e.Message);
+        }
+    }
+
+    private static Task WriteStandardInput(SshCommand sshCommand, byte[] bytes) => Task.Run(() =>
+    {
+        // Disposing the stream sends EOF (SSH.NET sends it only after at least one byte).
         try
         {
             using var input = sshCommand.CreateInputStream();
-            if (bytes is { Length: > 0 })
-            {
-                input.Write(bytes);
-            }
+            input.Write(bytes);
         }
         catch (Exception e) when (e is SshException or ObjectDisposedException or InvalidOperationException or IOException)
         {
@@ -496,6 +574,12 @@ public sealed partial class SshHost : Host
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to {Host}: kex {KeyExchange}, host key {HostKeyAlgorithm}, cipher {Cipher}, MAC {Mac}")]
     private static partial void LogConnected(ILogger logger, string host, string? keyExchange, string? hostKeyAlgorithm, string? cipher, string? mac);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Killed the process group {ProcessGroup} of a cancelled or timed-out command on {Host}")]
+    private static partial void LogKilledSession(ILogger logger, string host, int processGroup);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not kill a cancelled command on {Host}: {Reason}")]
+    private static partial void LogKillFailed(ILogger logger, string host, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reconnecting to {Host}: {Reason}")]
     private static partial void LogReconnecting(ILogger logger, string host, string reason);

@@ -87,6 +87,19 @@ internal static class Procs
         return children;
     }
 
+    /// <summary>SIGKILLs a process and all its descendants (processes this test started, directly or through its sshd).</summary>
+    public static void KillTree(int pid)
+    {
+        var all = new List<int> { pid };
+        for (var i = 0; i < all.Count; i++)
+        {
+            all.AddRange(Children(all[i]));
+        }
+
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-s", "KILL", "--" } }.WithArguments(all))!;
+        kill.WaitForExit();
+    }
+
     public static void KillGroup(int pgid)
     {
         using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-s", "KILL", "--", "-" + pgid.ToString(CultureInfo.InvariantCulture) } })!;
@@ -113,6 +126,19 @@ internal static class Procs
         // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses: split after the last ')'.
         var rest = text[(text.LastIndexOf(')') + 2)..].Split(' ');
         return (rest[0][0], int.Parse(rest[1], CultureInfo.InvariantCulture), int.Parse(rest[2], CultureInfo.InvariantCulture));
+    }
+}
+
+internal static class StartInfoExtensions
+{
+    public static ProcessStartInfo WithArguments(this ProcessStartInfo info, IEnumerable<int> pids)
+    {
+        foreach (var pid in pids)
+        {
+            info.ArgumentList.Add(pid.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return info;
     }
 }
 
