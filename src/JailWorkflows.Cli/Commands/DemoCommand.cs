@@ -1,4 +1,5 @@
 using JailWorkflows.Lab;
+using LabEnvironment = JailWorkflows.Lab.Lab;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -22,7 +23,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         var options = new LabOptions();
         if (settings.LabDirectory is not null)
         {
-            options = options with { Directory = Path.GetFullPath(settings.LabDirectory) };
+            options.Directory = Path.GetFullPath(settings.LabDirectory);
         }
 
         var lab = new LabEnvironment(options);

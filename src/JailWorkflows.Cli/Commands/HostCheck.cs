@@ -22,7 +22,7 @@ internal static class HostCheck
         foreach (var (role, endpoint) in endpoints)
         {
             await using var host = new SshHost(endpoint);
-            await host.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            await host.ConnectAndVerifyAsync(cancellationToken).ConfigureAwait(false);
             AnsiConsole.MarkupLine($"[grey]{Markup.Escape(role)} {Markup.Escape(endpoint.User)}@{Markup.Escape(endpoint.Address)}:{endpoint.Port}: host key verified[/]");
         }
     }

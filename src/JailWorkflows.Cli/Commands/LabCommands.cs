@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using JailWorkflows.Lab;
+using LabEnvironment = JailWorkflows.Lab.Lab;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -15,7 +16,12 @@ internal class LabSettings : CommandSettings
     public LabOptions ToLabOptions()
     {
         var options = new LabOptions();
-        return LabDirectory is null ? options : options with { Directory = Path.GetFullPath(LabDirectory) };
+        if (LabDirectory is not null)
+        {
+            options.Directory = Path.GetFullPath(LabDirectory);
+        }
+
+        return options;
     }
 }
 

@@ -336,6 +336,17 @@ public sealed partial class SshHost : Host
         return new CommandResult(status, Utf8.GetString(output), sshCommand.Error);
     }
 
+    /// <summary>
+    /// Connects and authenticates without running any command: the pinned host key is checked during the key
+    /// exchange, before authentication. Used to check a plan's hosts before a workflow starts.
+    /// </summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>A task that completes when the session is up.</returns>
+    /// <exception cref="HostUnreachableException">The host cannot be reached or refused authentication.</exception>
+    /// <exception cref="HostKeyMismatchException">The host presented another key than the pinned one.</exception>
+    public async Task ConnectAndVerifyAsync(CancellationToken cancellationToken = default) =>
+        _ = await GetClientAsync(cancellationToken).ConfigureAwait(false);
+
     /// <summary>Reads the command's standard output as bytes; the wrapper's first line (its pid) goes to <paramref name="sessionPid"/> and is not part of the result.</summary>
     private static Task<byte[]> ReadStandardOutput(Stream stream, TaskCompletionSource<int> sessionPid) => Task.Factory.StartNew(
         () =>

@@ -62,7 +62,7 @@ public sealed class DefinitionLoaderTests
         var compiled = DefinitionCompiler.Compile(document);
         Assert.Equal(document.Steps.Count, compiled.Steps.Count);
         Assert.All(compiled.Steps, s => Assert.Equal(WorkflowCore.Models.WorkflowErrorHandling.Suspend, s.ErrorBehavior));
-        Assert.Equal("transfer", compiled.Steps[0].ExternalId);
-        Assert.Empty(compiled.Steps[^1].Outcomes);
+        Assert.Equal("transfer", compiled.Steps.FindById(0).ExternalId);
+        Assert.Empty(compiled.Steps.FindById(compiled.Steps.Count - 1).Outcomes);
     }
 }
