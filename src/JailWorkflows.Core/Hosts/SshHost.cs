@@ -21,10 +21,11 @@ namespace JailWorkflows.Hosts;
 /// connection (at most 10 at once, SSH.NET's and OpenSSH's MaxSessions default; more wait).
 /// </para>
 /// <para>
-/// Every command runs as <c>exec /bin/sh -c …</c> whatever the login shell is (csh on old FreeBSD), in a
-/// small wrapper that kills the command's whole process group when the channel is signalled (cancellation,
-/// command timeout). Commands keep sh(1) semantics, but on a csh login shell an argument must not contain
-/// a newline.
+/// Every command runs as <c>exec /bin/sh -c …</c> whatever the login shell is (csh on old FreeBSD), behind
+/// a one-line wrapper that first reports its pid: sshd gives each session its own process group, and on
+/// cancellation or command timeout that group is SIGKILLed over a second channel (OpenSSH ignores the SSH
+/// "signal" request in root sessions). Commands keep sh(1) semantics, but on a csh login shell an argument
+/// must not contain a newline.
 /// </para>
 /// <para>
 /// Algorithms: with <see cref="SshEndpoint.LegacySsh"/> false only modern ones are offered (key exchange
@@ -179,8 +180,8 @@ public sealed partial class SshHost : Host
     /// <remarks>
     /// Standard input is sent over the channel and then closed (EOF); with null the command sees EOF at once.
     /// Bytes pass unchanged: no pty is requested, so LF stays LF. On cancellation or after
-    /// <see cref="SshHostOptions.CommandTimeout"/> the command's process group is killed (SIGTERM to the
-    /// wrapper, which SIGKILLs the group) and the channel closed. A command ended by signal <c>n</c> reports
+    /// <see cref="SshHostOptions.CommandTimeout"/> the command's process group (its SSH session: the command
+    /// and everything it started that did not detach) is SIGKILLed over a second channel, then the channel closed. A command ended by signal <c>n</c> reports
     /// <c>128+n</c>. When the connection drops while the command runs, <see cref="HostUnreachableException"/>
     /// is thrown and the command may or may not have run to completion; it is never sent twice.
     /// </remarks>

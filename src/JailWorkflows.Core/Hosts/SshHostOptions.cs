@@ -18,7 +18,7 @@ public sealed record SshHostOptions
     public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Longest time one command (<see cref="Host.RunAsync"/>) may run before it is signalled, its channel
+    /// Longest time one command (<see cref="Host.RunAsync"/>) may run before its process group is killed, its channel
     /// closed and <see cref="HostUnreachableException"/> thrown. Default 10 minutes: commands are short by
     /// design (DESIGN.md D2); anything longer is a host job (<see cref="HostJobs"/>).
     /// <see cref="Timeout.InfiniteTimeSpan"/> for no limit.
