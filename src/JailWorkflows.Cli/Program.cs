@@ -19,6 +19,17 @@ public static class Program
             cancellation.Cancel();
         };
 
+        if (Console.IsOutputRedirected)
+        {
+            // Logs and pipes get whole lines, not lines wrapped at 80 columns.
+            AnsiConsole.Profile.Width = 250;
+        }
+
+        if (Console.IsErrorRedirected)
+        {
+            Consoles.Error.Profile.Width = 250;
+        }
+
         var app = new CommandApp();
         app.Configure(config =>
         {

@@ -214,17 +214,30 @@ public sealed record RcConfLine(int LineNumber, string Text, string Reason);
 /// <summary>fstab(5) inside a jail: nothing is mounted by the jail itself.</summary>
 public static class Fstab
 {
-    /// <summary>Every non-blank, uncommented line commented out with <c>#</c>; idempotent. An empty fstab keeps
-    /// mergemaster from failing on <c>nodev</c> and the jail's rc from mounting the source's disks.</summary>
-    /// <param name="fstab">The file's text.</param>
-    /// <returns>The text with all entries commented.</returns>
+    /// <summary>The whole content of an emptied fstab: a comment that says why, and no entries.</summary>
+    public const string EmptiedText =
+        "# Emptied by JailWorkflows when this server became a jail: a jail mounts nothing itself.\n" +
+        "# The server's original fstab is kept with the /etc backup on the jail host.\n";
+
+    /// <summary>
+    /// The fstab a jail gets: no entries at all (<see cref="EmptiedText"/>); idempotent. Not merely commented out:
+    /// mergemaster(8) exits 1 when the word <c>nodev</c> appears anywhere in <c>&lt;DESTDIR&gt;/etc/fstab</c>, comments
+    /// included, and 4.x fstabs often have an mfs <c>/tmp</c> with <c>nodev</c>.
+    /// </summary>
+    /// <param name="fstab">The file's text (ignored: the result does not depend on it).</param>
+    /// <returns><see cref="EmptiedText"/>.</returns>
     public static string Emptied(string fstab)
     {
         ArgumentNullException.ThrowIfNull(fstab);
-        return string.Join('\n', fstab.Split('\n').Select(l =>
-        {
-            var t = l.Trim();
-            return t.Length == 0 || t.StartsWith('#') ? l : "#" + l;
-        }));
+        return EmptiedText;
+    }
+
+    /// <summary>The entry lines (neither blank nor comments) of an fstab, for the journal.</summary>
+    /// <param name="fstab">The file's text.</param>
+    /// <returns>The entries, trimmed.</returns>
+    public static IReadOnlyList<string> Entries(string fstab)
+    {
+        ArgumentNullException.ThrowIfNull(fstab);
+        return fstab.Split('\n').Select(l => l.Trim()).Where(t => t.Length > 0 && !t.StartsWith('#')).ToList();
     }
 }

@@ -10,7 +10,7 @@ namespace JailWorkflows.Engine.Activities;
 /// Strips what a jail must not carry (FREEBSD.md, "The strip step"): backs up <c>etc</c> once (outside the
 /// jail root), clears file flags and removes <c>usr/src</c>, <c>usr/ports</c> (recreated empty), the
 /// objdir, <c>boot</c>, <c>kernel*</c> and <c>dev</c> (recreated empty, 0555), reduces rc.conf to the
-/// enabled services (each removed line journaled) and comments out fstab. Running it twice changes nothing.
+/// enabled services (each removed line journaled) and empties fstab. Running it twice changes nothing.
 /// </summary>
 public sealed class Strip(ActivityServices services) : Activity(services)
 {
@@ -73,8 +73,12 @@ public sealed class Strip(ActivityServices services) : Activity(services)
             var emptied = Fstab.Emptied(fstab);
             if (emptied != fstab)
             {
+                foreach (var entry in Fstab.Entries(fstab))
+                {
+                    await run.JournalAsync(JournalEntryKind.Info, $"fstab: removed {entry}").ConfigureAwait(false);
+                }
+
                 await host.WriteFileAsync(fstabPath, Encoding.UTF8.GetBytes(emptied), "0644", run.CancellationToken).ConfigureAwait(false);
-                await run.JournalAsync(JournalEntryKind.Info, "fstab: every line commented out").ConfigureAwait(false);
             }
         }
 

@@ -121,13 +121,16 @@ public class RcConfTests
 public class FstabTests
 {
     [Fact]
-    public void Comments_every_entry_idempotently()
+    public void Empties_every_entry_idempotently_and_leaves_no_nodev_for_mergemaster()
     {
-        var fstab = "# Device\tMountpoint\tFStype\tOptions\tDump\tPass#\n/dev/ad0s1b\tnone\tswap\tsw\t0\t0\n/dev/ad0s1a\t/\tufs\trw\t1\t1\n\n  proc /proc procfs rw 0 0\n";
+        var fstab = "# Device\tMountpoint\tFStype\tOptions\tDump\tPass#\n/dev/ad0s1b\tnone\tswap\tsw\t0\t0\n/dev/ad0s1a\t/\tufs\trw\t1\t1\n\n  proc /proc procfs rw 0 0\n/dev/ad0s1b\t/tmp\tmfs\trw,nosuid,nodev,-s=65536\t0\t0\n";
         var emptied = Fstab.Emptied(fstab);
-        Assert.Equal("# Device\tMountpoint\tFStype\tOptions\tDump\tPass#\n#/dev/ad0s1b\tnone\tswap\tsw\t0\t0\n#/dev/ad0s1a\t/\tufs\trw\t1\t1\n\n#  proc /proc procfs rw 0 0\n", emptied);
+        Assert.Equal(Fstab.EmptiedText, emptied);
         Assert.Equal(emptied, Fstab.Emptied(emptied));
         Assert.DoesNotContain(MountP.Parse(emptied), _ => true);
+        Assert.DoesNotContain("nodev", emptied, StringComparison.Ordinal);
+        Assert.Equal(4, Fstab.Entries(fstab).Count);
+        Assert.Empty(Fstab.Entries(emptied));
     }
 }
 

@@ -21,6 +21,8 @@ internal sealed class Jailwf : IDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public string StdOut { get { lock (_stdout) { return _stdout.ToString(); } } }
 
     public string StdErr { get { lock (_stderr) { return _stderr.ToString(); } } }

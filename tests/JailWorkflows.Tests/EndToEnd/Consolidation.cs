@@ -1,0 +1,146 @@
+using System.Security.Cryptography;
+using JailWorkflows.Engine;
+using JailWorkflows.Engine.Store;
+using JailWorkflows.Plans;
+using JailWorkflows.Tests.Lab;
+using JailWorkflows.Tests.Support;
+
+namespace JailWorkflows.Tests.EndToEnd;
+
+/// <summary>
+/// A consolidation setting on the lab: the lab's plan with its own jails, obj, jobs and state directories
+/// (and its own copy of the src tree) so several runs on one lab do not share anything but the hosts.
+/// </summary>
+internal sealed class Consolidation
+{
+    private Consolidation(string name, Plan plan, string directory)
+    {
+        Name = name;
+        Plan = plan;
+        Directory = directory;
+    }
+
+    public string Name { get; }
+
+    public Plan Plan { get; }
+
+    public string Directory { get; }
+
+    public string PlanFile => Path.Combine(Directory, "plan.yaml");
+
+    public string Database => Path.Combine(Directory, "jailwf.db");
+
+    public static Consolidation Create(LabFixture lab, string name, string server, string jailName, string jailIp, double? buildStageSeconds = null)
+    {
+        var basePlan = lab.Info.ToPlan();
+        var dir = Path.Combine(lab.Info.JailHost.Directory, "e2e", name);
+        if (System.IO.Directory.Exists(dir))
+        {
+            Local.RunAsync("chattr", ["-R", "-i", dir]).GetAwaiter().GetResult();
+            System.IO.Directory.Delete(dir, recursive: true);
+        }
+
+        System.IO.Directory.CreateDirectory(dir);
+        var src = basePlan.JailHost.SrcDir;
+        if (buildStageSeconds is { } seconds)
+        {
+            src = Path.Combine(dir, "src");
+            var copy = Local.RunAsync("cp", ["-a", basePlan.JailHost.SrcDir, src]).GetAwaiter().GetResult();
+            Assert.True(copy.ExitCode == 0, copy.ToString());
+            File.WriteAllText(Path.Combine(src, "lab.conf"), FormattableString.Invariant($"LAB_STAGE_SECONDS={seconds}\n"));
+        }
+
+        var source = basePlan.Server(server);
+        var plan = basePlan with
+        {
+            JailHost = basePlan.JailHost with
+            {
+                JailsDir = Path.Combine(dir, "jails"),
+                SrcDir = src,
+                ObjDir = Path.Combine(dir, "obj"),
+                JobsDir = Path.Combine(dir, "jobs"),
+                StateDir = Path.Combine(dir, "state"),
+                JailConfDir = Path.Combine(dir, "jail.conf.d"),
+            },
+            Servers = [source with { Jail = source.Jail with { Name = jailName, Ip = jailIp } }],
+        };
+        var consolidation = new Consolidation(name, plan, dir);
+        File.WriteAllText(consolidation.PlanFile, PlanWriter.ToYaml(plan));
+        return consolidation;
+    }
+
+    public string JailRoot => Path.Combine(Plan.JailHost.JailsDir, Plan.Servers[0].Jail.Name);
+
+    public string[] RunArgs => ["run", "consolidate-server", "--plan", PlanFile, "--db", Database, "--poll", "0.3"];
+
+    public string[] ResumeArgs(string instance) => ["resume", instance, "--db", Database, "--poll", "0.3"];
+
+    /// <summary>Stops the jail through the lab's jail(8) shim, if it runs.</summary>
+    public async Task StopJailAsync()
+    {
+        var jail = Plan.Servers[0].Jail.Name;
+        var conf = Path.Combine(Plan.JailHost.JailConfDir, jail + ".conf");
+        if (File.Exists(conf))
+        {
+            await LabSsh.RunAsync(Plan.JailHost.Ssh!, JailWorkflows.FreeBsd.Jail.Remove(conf, jail));
+        }
+    }
+
+    public async Task<IReadOnlyList<JournalEntry>> JournalAsync(string instance)
+    {
+        var (queries, owner) = InstanceQueries.Open(Database);
+        await using (owner)
+        {
+            return await queries.JournalAsync(instance, 0, 100_000);
+        }
+    }
+
+    public async Task<InstanceView?> InstanceAsync()
+    {
+        if (!File.Exists(Database))
+        {
+            return null;
+        }
+
+        var (queries, owner) = InstanceQueries.Open(Database);
+        await using (owner)
+        {
+            return (await queries.ListAsync()).SingleOrDefault();
+        }
+    }
+
+    /// <summary>
+    /// The jail tree as comparable lines: path, type, mode, size and content hash (link target for
+    /// symlinks), leaving out what a running jail writes (var/run, var/log, tmp) and dev.
+    /// </summary>
+    public static SortedSet<string> Tree(string root)
+    {
+        var lines = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var entry in new DirectoryInfo(root).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }))
+        {
+            var relative = Path.GetRelativePath(root, entry.FullName);
+            if (relative.StartsWith("var/run", StringComparison.Ordinal) || relative.StartsWith("var/log", StringComparison.Ordinal)
+                || relative.StartsWith("tmp/", StringComparison.Ordinal) || relative.StartsWith("dev/", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var mode = OperatingSystem.IsWindows() ? 0 : (int)File.GetUnixFileMode(entry.FullName);
+            if (entry.LinkTarget is { } target)
+            {
+                lines.Add($"{relative} -> {target}");
+            }
+            else if (entry is FileInfo file)
+            {
+                using var stream = file.OpenRead();
+                lines.Add($"{relative} f {mode:o} {file.Length} {Convert.ToHexString(SHA256.HashData(stream))}");
+            }
+            else
+            {
+                lines.Add($"{relative} d {mode:o}");
+            }
+        }
+
+        return lines;
+    }
+}

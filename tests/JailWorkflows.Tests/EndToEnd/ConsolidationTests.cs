@@ -1,0 +1,122 @@
+using System.Net.Http;
+using JailWorkflows.Engine;
+using JailWorkflows.Engine.Store;
+using JailWorkflows.Tests.Lab;
+using JailWorkflows.Tests.Support;
+using WorkflowCore.Models;
+
+namespace JailWorkflows.Tests.EndToEnd;
+
+/// <summary>Whole consolidations on the lab, through the real jailwf process, the jail host's sshd and real dump | restore.</summary>
+[Collection(LabCollection.Name)]
+public sealed class ConsolidationTests(LabFixture lab)
+{
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(5);
+
+    [LabFact]
+    public async Task A_legacy_server_is_consolidated_over_real_ssh_and_its_web_page_answers_from_the_jail()
+    {
+        var run = Consolidation.Create(lab, "serverc", "ServerC", "serverc-e2e", "127.0.20.13");
+        try
+        {
+            var result = await Jailwf.RunAsync(RunTimeout, run.RunArgs);
+            Assert.True(result.Exit == 0, $"exit {result.Exit}\n{result.StdOut}\n{result.StdErr}");
+
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            var page = await http.GetStringAsync(new Uri("http://127.0.20.13/"));
+            Assert.Contains("ServerC", page, StringComparison.Ordinal);
+
+            // The tree is a jail's: stripped, world installed, /etc merged; restoresymtable gone.
+            Assert.False(File.Exists(Path.Combine(run.JailRoot, "restoresymtable")));
+            Assert.False(Directory.Exists(Path.Combine(run.JailRoot, "usr/src")));
+            Assert.False(Directory.Exists(Path.Combine(run.JailRoot, "boot")));
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(run.JailRoot, "dev")));
+            var rcConf = await File.ReadAllTextAsync(Path.Combine(run.JailRoot, "etc/rc.conf"));
+            Assert.DoesNotContain("ifconfig_", rcConf, StringComparison.Ordinal);
+            Assert.Contains("apache_enable", rcConf, StringComparison.Ordinal);
+
+            var instance = await run.InstanceAsync();
+            Assert.Equal(WorkflowStatus.Complete, instance!.Status);
+            Assert.All(instance.Steps, s => Assert.Equal(StepState.Done, s.State));
+        }
+        finally
+        {
+            await run.StopJailAsync();
+        }
+    }
+
+    [LabFact]
+    public async Task A_consolidation_killed_with_SIGKILL_during_usr_and_during_buildworld_resumes_without_redoing_work()
+    {
+        // Reference: the same server consolidated without interruption.
+        var reference = Consolidation.Create(lab, "ref", "ServerA", "servera-ref", "127.0.20.11", buildStageSeconds: 0.1);
+        var killed = Consolidation.Create(lab, "killed", "ServerA", "servera-kill", "127.0.20.12", buildStageSeconds: 1.5);
+        try
+        {
+            var refRun = await Jailwf.RunAsync(RunTimeout, reference.RunArgs);
+            Assert.True(refRun.Exit == 0, $"reference run: exit {refRun.Exit}\n{refRun.StdOut}\n{refRun.StdErr}");
+            await reference.StopJailAsync();
+
+            // 1. SIGKILL while /usr (the second partition) is being transferred.
+            string instance;
+            using (var first = Jailwf.Start(killed.RunArgs))
+            {
+                var view = await Wait.UntilAsync(killed.InstanceAsync, TimeSpan.FromMinutes(1), "the instance to be created");
+                instance = view.Id;
+                await WaitForJobStartAsync(killed, instance, "-p1-", first);
+                first.Kill();
+            }
+
+            // 2. Resume, then SIGKILL again while buildworld runs.
+            using (var second = Jailwf.Start(killed.ResumeArgs(instance)))
+            {
+                await WaitForJobStartAsync(killed, instance, "world-", second);
+                second.Kill();
+            }
+
+            // 3. Resume to the end.
+            using (var third = Jailwf.Start(killed.ResumeArgs(instance)))
+            {
+                var exit = await third.WaitAsync(RunTimeout);
+                Assert.True(exit == 0, $"final resume: exit {exit}\n{third.StdOut}\n{third.StdErr}");
+            }
+
+            var journal = await killed.JournalAsync(instance);
+            var started = journal.Where(e => e.Kind == JournalEntryKind.JobStarted).Select(e => e.JobId!).ToList();
+            Assert.Single(started, j => j.Contains("-p0-", StringComparison.Ordinal)); // "/" transferred exactly once
+            Assert.Single(started, j => j.StartsWith("world-", StringComparison.Ordinal)); // buildworld started once
+            Assert.Contains(journal, e => e.Kind == JournalEntryKind.Info && e.Message.StartsWith("re-attached to host job world-", StringComparison.Ordinal));
+            Assert.Equal(WorkflowStatus.Complete, (await killed.InstanceAsync())!.Status);
+
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            Assert.Contains("ServerA", await http.GetStringAsync(new Uri("http://127.0.20.12/")), StringComparison.Ordinal);
+            await killed.StopJailAsync();
+
+            var expected = Consolidation.Tree(reference.JailRoot);
+            var actual = Consolidation.Tree(killed.JailRoot);
+            Assert.True(expected.SetEquals(actual), "jail trees differ:\nonly in the reference:\n  " + string.Join("\n  ", expected.Except(actual).Take(20)) + "\nonly after the kills:\n  " + string.Join("\n  ", actual.Except(expected).Take(20)));
+        }
+        finally
+        {
+            await reference.StopJailAsync();
+            await killed.StopJailAsync();
+        }
+    }
+
+    private static async Task WaitForJobStartAsync(Consolidation run, string instance, string jobIdPart, Jailwf process)
+    {
+        await Wait.UntilAsync(
+            async () =>
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"jailwf exited before host job '{jobIdPart}' started:\n{process.StdOut}\n{process.StdErr}");
+                }
+
+                var journal = await run.JournalAsync(instance);
+                return journal.Any(e => e.Kind == JournalEntryKind.JobStarted && e.JobId!.Contains(jobIdPart, StringComparison.Ordinal));
+            },
+            TimeSpan.FromMinutes(3),
+            $"host job '{jobIdPart}' to start");
+    }
+}
