@@ -133,11 +133,11 @@ internal sealed class Consolidation
             else if (entry is FileInfo file)
             {
                 using var stream = file.OpenRead();
-                lines.Add($"{relative} f {mode:o} {file.Length} {Convert.ToHexString(SHA256.HashData(stream))}");
+                lines.Add($"{relative} f {Convert.ToString(mode, 8)} {file.Length} {Convert.ToHexString(SHA256.HashData(stream))}");
             }
             else
             {
-                lines.Add($"{relative} d {mode:o}");
+                lines.Add($"{relative} d {Convert.ToString(mode, 8)}");
             }
         }
 

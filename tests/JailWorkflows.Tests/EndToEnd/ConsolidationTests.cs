@@ -103,6 +103,100 @@ public sealed class ConsolidationTests(LabFixture lab)
         }
     }
 
+    [LabFact]
+    public async Task A_changed_host_key_stops_the_run_naming_both_fingerprints_and_nothing_is_executed()
+    {
+        var run = Consolidation.Create(lab, "wrongkey", "ServerC", "serverc-wk", "127.0.20.14");
+        var plan = run.Plan with
+        {
+            // The jail host "presents" another key than the pinned one: pin ServerA's key for it.
+            JailHost = run.Plan.JailHost with { Ssh = run.Plan.JailHost.Ssh! with { HostKey = lab.Info.Server("ServerA").Ssh.HostKey } },
+        };
+        await File.WriteAllTextAsync(run.PlanFile, JailWorkflows.Plans.PlanWriter.ToYaml(plan));
+
+        var (exit, _, stderr) = await Jailwf.RunAsync(RunTimeout, run.RunArgs);
+
+        Assert.Equal(3, exit);
+        Assert.Contains("127.0.10.1", stderr, StringComparison.Ordinal);
+        Assert.Contains(JailWorkflows.Hosts.SshHost.Fingerprint(plan.JailHost.Ssh!.HostKey), stderr, StringComparison.Ordinal);
+        Assert.Contains(JailWorkflows.Hosts.SshHost.Fingerprint(lab.Info.JailHost.Ssh.HostKey), stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(run.Database), "no engine may start");
+        Assert.False(Directory.Exists(run.Plan.JailHost.JobsDir), "no host job may run");
+        Assert.False(Directory.Exists(run.Plan.JailHost.JailsDir), "no jail root may be made");
+    }
+
+    [LabTheory]
+    [InlineData("transfer", 1)]
+    [InlineData("strip", 2)]
+    [InlineData("buildworld", 3)]
+    [InlineData("installworld", 4)]
+    [InlineData("mergeetc", 5)]
+    [InlineData("start", 6)]
+    [InlineData("verify", 7)]
+    public async Task Every_activity_survives_a_SIGKILL_of_the_engine_once_it_has_started(string step, int n)
+    {
+        var reference = await ReferenceTreeAsync();
+        var run = Consolidation.Create(lab, "kill-" + step, "ServerB", "serverb-k" + n, $"127.0.20.{30 + n}", buildStageSeconds: 0.3);
+        try
+        {
+            string instance;
+            using (var first = Jailwf.Start(run.RunArgs))
+            {
+                instance = (await Wait.UntilAsync(run.InstanceAsync, TimeSpan.FromMinutes(1), "the instance to be created")).Id;
+                await Wait.UntilAsync(
+                    async () => first.HasExited
+                        ? throw new InvalidOperationException($"jailwf exited before step {step} started:\n{first.StdOut}\n{first.StdErr}")
+                        : (await run.JournalAsync(instance)).Any(e => e.Kind == JournalEntryKind.StepStarted && e.Step == step),
+                    TimeSpan.FromMinutes(3),
+                    $"step {step} to start");
+                first.Kill();
+            }
+
+            using (var resumed = Jailwf.Start(run.ResumeArgs(instance)))
+            {
+                var exit = await resumed.WaitAsync(RunTimeout);
+                Assert.True(exit == 0, $"resume after a kill in {step}: exit {exit}\n{resumed.StdOut}\n{resumed.StdErr}");
+            }
+
+            var journal = await run.JournalAsync(instance);
+            var started = journal.Where(e => e.Kind == JournalEntryKind.JobStarted).Select(e => e.JobId!).ToList();
+            Assert.Equal(started.Count, started.Distinct().Count());
+            Assert.Single(started, j => j.Contains("-p0-", StringComparison.Ordinal));
+            Assert.Single(started, j => j.StartsWith("world-", StringComparison.Ordinal));
+            await run.StopJailAsync();
+            var actual = Consolidation.Tree(run.JailRoot);
+            Assert.True(reference.SetEquals(actual), $"after a kill in {step} the jail tree differs:\nonly in the reference:\n  " + string.Join("\n  ", reference.Except(actual).Take(20)) + "\nonly after the kill:\n  " + string.Join("\n  ", actual.Except(reference).Take(20)));
+        }
+        finally
+        {
+            await run.StopJailAsync();
+        }
+    }
+
+    private static SortedSet<string>? _referenceTree;
+
+    /// <summary>ServerB consolidated once without interruption: the tree every interrupted run must equal.</summary>
+    private async Task<SortedSet<string>> ReferenceTreeAsync()
+    {
+        if (_referenceTree is not null)
+        {
+            return _referenceTree;
+        }
+
+        var reference = Consolidation.Create(lab, "kill-reference", "ServerB", "serverb-ref", "127.0.20.30", buildStageSeconds: 0.1);
+        try
+        {
+            var result = await Jailwf.RunAsync(RunTimeout, reference.RunArgs);
+            Assert.True(result.Exit == 0, $"reference run: exit {result.Exit}\n{result.StdOut}\n{result.StdErr}");
+        }
+        finally
+        {
+            await reference.StopJailAsync();
+        }
+
+        return _referenceTree = Consolidation.Tree(reference.JailRoot);
+    }
+
     private static async Task WaitForJobStartAsync(Consolidation run, string instance, string jobIdPart, Jailwf process)
     {
         await Wait.UntilAsync(

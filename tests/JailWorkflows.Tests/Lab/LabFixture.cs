@@ -19,6 +19,19 @@ public sealed class LabFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A theory that needs the lab: skipped with the reason when not root.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class LabTheoryAttribute : TheoryAttribute
+{
+    public LabTheoryAttribute()
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            Skip = "The lab needs root (loop devices, namespaces, sshd on port 22 of loopback addresses); run the tests as root.";
+        }
+    }
+}
+
 [CollectionDefinition(Name)]
 public sealed class LabCollection : ICollectionFixture<LabFixture>
 {

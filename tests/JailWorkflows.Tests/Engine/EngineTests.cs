@@ -1,0 +1,114 @@
+using JailWorkflows.Engine;
+using JailWorkflows.Engine.Definitions;
+using JailWorkflows.Plans;
+using JailWorkflows.Tests.Support;
+using WorkflowCore.Models;
+
+namespace JailWorkflows.Tests.Engine;
+
+/// <summary>The engine on a real SQLite file: definition pinning and the one-engine-per-database lock.</summary>
+public sealed class EngineTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("jailwf-engine-").FullName;
+
+    private string Workflows => Directory.CreateDirectory(Path.Combine(_dir, "workflows")).FullName;
+
+    private EngineOptions Options => new()
+    {
+        DatabasePath = Path.Combine(_dir, "jailwf.db"),
+        WorkflowsDirectory = Workflows,
+        JobPollInterval = TimeSpan.FromMilliseconds(200),
+    };
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task An_instance_keeps_its_definition_version_and_a_changed_pinned_version_is_refused()
+    {
+        WriteDefinition(1, "verify");
+        string instance;
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            instance = await engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA");
+        }
+
+        // A new version beside it: new instances get v2, the old one stays on v1.
+        WriteDefinition(2, "verify-again");
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            Assert.True(engine.Definitions.ContainsKey(("pinning", 1)));
+            Assert.True(engine.Definitions.ContainsKey(("pinning", 2)));
+            var second = await engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA");
+            Assert.Equal(2, (await engine.Queries.GetAsync(second))!.Version);
+            Assert.Equal(1, (await engine.Queries.GetAsync(instance))!.Version);
+        }
+
+        // The file of v1 is deleted: v1 still comes from the store for its instance.
+        File.Delete(Path.Combine(Workflows, "pinning-1.json"));
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            Assert.True(engine.Definitions.ContainsKey(("pinning", 1)));
+        }
+
+        // Editing v1 in place is refused, naming the version.
+        WriteDefinition(1, "edited");
+        var ex = await Assert.ThrowsAsync<DefinitionValidationException>(() => JailwfEngine.StartAsync(Options));
+        Assert.Contains("version 1", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_second_engine_on_the_same_database_is_refused_naming_the_holder()
+    {
+        WriteDefinition(1, "verify");
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            var ex = await Assert.ThrowsAsync<EngineLockedException>(() => JailwfEngine.StartAsync(Options));
+            Assert.Contains($"pid {Environment.ProcessId}", ex.Message, StringComparison.Ordinal);
+        }
+
+        // Released on stop.
+        await using (await JailwfEngine.StartAsync(Options))
+        {
+        }
+    }
+
+    [Fact]
+    public async Task A_failing_step_suspends_the_instance_with_its_error_in_the_journal()
+    {
+        WriteDefinition(1, "verify");
+        await using var engine = await JailwfEngine.StartAsync(Options);
+        var id = await engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA");
+        var view = await Wait.UntilAsync(
+            async () => await engine.Queries.ViewAsync(id) is { Status: WorkflowStatus.Suspended } v ? v : null,
+            TimeSpan.FromSeconds(30),
+            "the instance to be suspended");
+        Assert.Equal(StepState.Failed, view.Steps[0].State);
+        Assert.Contains("jail servera is not running", view.LastError, StringComparison.Ordinal);
+        Assert.False(await engine.ResumeAsync(id) && false);
+    }
+
+    private void WriteDefinition(int version, string stepId) =>
+        File.WriteAllText(Path.Combine(Workflows, $"pinning-{version}.json"), $$"""
+            { "id": "pinning", "version": {{version}}, "steps": [ { "id": "{{stepId}}", "activity": "VerifyJail", "inputs": { "timeoutSeconds": 1 } } ] }
+            """);
+
+    private Plan LocalPlan() => PlanLoader.Parse($"""
+        jailHost:
+          ssh: local
+          jailsDir: {_dir}/jails
+          jobsDir: {_dir}/jobs
+          stateDir: {_dir}/state
+        servers:
+          - name: ServerA
+            ssh:
+              address: 127.0.99.1
+              keyFile: /nonexistent/id_rsa
+              hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILypLiRlzQiN5LB+XVAXTc6nVDdHflwqHIOmGMufVxt6
+            partitions:
+              - mountPoint: /
+            jail:
+              name: servera
+              hostname: servera
+              ip: 127.0.20.99
+        """);
+}
