@@ -28,6 +28,8 @@ public sealed partial class Lab
         ("busybox-static", "/bin/busybox"),
         ("e2fsprogs", "/usr/sbin/mke2fs"),
         ("util-linux", "/usr/bin/unshare"),
+        ("mount", "/sbin/losetup"),
+        ("diffutils", "/usr/bin/diff3"),
     ];
 
     private readonly LabOptions _options;
@@ -510,7 +512,7 @@ public sealed partial class Lab
     private async Task EnsureServerAsync(ServerDefinition server, LabState state, CancellationToken ct)
     {
         var dir = ServerDir(server);
-        foreach (var sub in new[] { "bin", "libexec", "etc", "root", "sshd", "images" })
+        foreach (var sub in new[] { "bin", "libexec", "etc", "root", "sshd", "images", "tmp" })
         {
             System.IO.Directory.CreateDirectory(Path.Combine(dir, sub));
         }
@@ -666,8 +668,9 @@ public sealed partial class Lab
             MaxStartups 50:30:200
             MaxSessions 50
             # The host's shims come first. HOME points at the host's own root directory, so the login shell does not
-            # read this machine's /root/.bashrc (which would put other directories before the shims).
-            SetEnv PATH={hostDir}/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={hostDir}/root
+            # read this machine's /root/.bashrc (which would put other directories before the shims); TMPDIR keeps
+            # restore(8)'s rstdir/rstmode files in the lab.
+            SetEnv PATH={hostDir}/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={hostDir}/root TMPDIR={hostDir}/tmp
             Subsystem sftp /usr/lib/openssh/sftp-server
             {algorithms}
             """;
