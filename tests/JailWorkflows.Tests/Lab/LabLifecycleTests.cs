@@ -83,6 +83,13 @@ public sealed class LabLifecycleTests(LabFixture fixture)
     }
 
     [LabFact]
+    public void TheFixtureHoldsTheMachinesLabLease()
+    {
+        Assert.True(LabLease.HeldByThisProcess);
+        Assert.Null(LabLease.TryAcquire());
+    }
+
+    [LabFact]
     public void ThePlanDescribesTheLab()
     {
         var plan = fixture.Info.ToPlan();
