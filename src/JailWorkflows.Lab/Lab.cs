@@ -28,6 +28,8 @@ public sealed partial class Lab
         ("busybox-static", "/bin/busybox"),
         ("e2fsprogs", "/usr/sbin/mke2fs"),
         ("util-linux", "/usr/bin/unshare"),
+        ("mount", "/sbin/losetup"),
+        ("diffutils", "/usr/bin/diff3"),
     ];
 
     private readonly LabOptions _options;
@@ -144,11 +146,12 @@ public sealed partial class Lab
     /// </summary>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The lab's description (endpoints with pinned host keys, directories, partitions).</returns>
-    /// <exception cref="LabException">Not root; packages missing and not installable; an address of the lab is in use
-    /// (e.g. by another lab directory, named in the message); a step failed.</exception>
+    /// <exception cref="LabException">Not root; another process holds the <see cref="LabLease"/>; packages missing and
+    /// not installable; an address of the lab is in use (e.g. by another lab directory, named in the message); a step failed.</exception>
     public async Task<LabInfo> UpAsync(CancellationToken cancellationToken = default)
     {
         RequireRoot();
+        using var lease = LeaseForOneOperation();
         await EnsurePackagesAsync(cancellationToken).ConfigureAwait(false);
         var created = !System.IO.Directory.Exists(Directory);
         System.IO.Directory.CreateDirectory(Directory);
@@ -196,10 +199,11 @@ public sealed partial class Lab
     /// state file. Nothing else is touched. A lab that is not up is left as it is.
     /// </summary>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <exception cref="LabException">Not root, or a step failed.</exception>
+    /// <exception cref="LabException">Not root, another process holds the <see cref="LabLease"/>, or a step failed.</exception>
     public async Task DownAsync(CancellationToken cancellationToken = default)
     {
         RequireRoot();
+        using var lease = LeaseForOneOperation();
         if (!System.IO.Directory.Exists(Directory))
         {
             return;
@@ -319,6 +323,21 @@ public sealed partial class Lab
         {
             throw new LabException("The lab needs root (loop devices, namespaces, sshd on port 22 of loopback addresses): run it as root.");
         }
+    }
+
+    /// <summary>
+    /// Up and down run under the machine's lab lease: the one this process holds (a test fixture's), or one taken for
+    /// the operation. Refused while another process holds it.
+    /// </summary>
+    private static LabLease? LeaseForOneOperation()
+    {
+        if (LabLease.HeldByThisProcess)
+        {
+            return null;
+        }
+
+        return LabLease.TryAcquire()
+            ?? throw new LabException($"Another process holds the lab lease ({LabLease.LockFile}): a test run or a demo is using the lab. Wait until it has finished.");
     }
 
     private FileStream AcquireLock()
@@ -510,7 +529,7 @@ public sealed partial class Lab
     private async Task EnsureServerAsync(ServerDefinition server, LabState state, CancellationToken ct)
     {
         var dir = ServerDir(server);
-        foreach (var sub in new[] { "bin", "libexec", "etc", "root", "sshd", "images" })
+        foreach (var sub in new[] { "bin", "libexec", "etc", "root", "sshd", "images", "tmp" })
         {
             System.IO.Directory.CreateDirectory(Path.Combine(dir, sub));
         }
@@ -666,8 +685,9 @@ public sealed partial class Lab
             MaxStartups 50:30:200
             MaxSessions 50
             # The host's shims come first. HOME points at the host's own root directory, so the login shell does not
-            # read this machine's /root/.bashrc (which would put other directories before the shims).
-            SetEnv PATH={hostDir}/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={hostDir}/root
+            # read this machine's /root/.bashrc (which would put other directories before the shims); TMPDIR keeps
+            # restore(8)'s rstdir/rstmode files in the lab.
+            SetEnv PATH={hostDir}/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={hostDir}/root TMPDIR={hostDir}/tmp
             Subsystem sftp /usr/lib/openssh/sftp-server
             {algorithms}
             """;

@@ -48,10 +48,14 @@ public sealed class LabFixture : IAsyncLifetime
     /// <summary>The running lab's description; refreshed by tests that bring the lab down and up again.</summary>
     public LabInfo Info { get; set; } = null!;
 
+    private LabLease? _lease;
+
     public async Task InitializeAsync()
     {
         if (Environment.IsPrivilegedProcess)
         {
+            // One lab per machine (fixed addresses): wait for another test run's lab to be gone.
+            _lease = await LabLease.AcquireAsync(TimeSpan.FromMinutes(20));
             Info = await Lab.UpAsync();
         }
     }
@@ -60,7 +64,14 @@ public sealed class LabFixture : IAsyncLifetime
     {
         if (Environment.IsPrivilegedProcess)
         {
-            await Lab.DownAsync();
+            try
+            {
+                await Lab.DownAsync();
+            }
+            finally
+            {
+                _lease?.Dispose();
+            }
         }
     }
 }

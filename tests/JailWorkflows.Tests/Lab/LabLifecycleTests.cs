@@ -42,6 +42,34 @@ public sealed class LabLifecycleTests(LabFixture fixture)
     }
 
     [LabFact]
+    public async Task UpRepairsAKilledSshdAndADetachedLoopDevice()
+    {
+        var before = await fixture.Lab.StatusAsync();
+        var serverB = before.Components.Single(c => c.Kind == LabComponentKind.Sshd && c.Host == "serverb");
+        var pidB = int.Parse(serverB.Detail.Split(' ')[1], CultureInfo.InvariantCulture);
+        Process.GetProcessById(pidB).Kill();
+        Assert.True(await Local.EventuallyAsync(() => !Local.ProcessRuns(pidB)));
+        var usrC = fixture.Info.Server("ServerC").Partitions.Single(p => p.MountPoint == "/usr");
+        Assert.Equal(0, (await Local.RunAsync("losetup", ["-d", usrC.LoopDevice!])).ExitCode);
+        Assert.False((await fixture.Lab.StatusAsync()).IsUp);
+
+        fixture.Info = await fixture.Lab.UpAsync();
+
+        var after = await fixture.Lab.StatusAsync();
+        Assert.True(after.IsUp, string.Join('\n', after.Components));
+        Assert.NotEqual(serverB.Detail, after.Components.Single(c => c.Kind == LabComponentKind.Sshd && c.Host == "serverb").Detail);
+        Assert.Equal(
+            Details(before, LabComponentKind.Sshd).Where(d => !d.StartsWith("serverb", StringComparison.Ordinal)),
+            Details(after, LabComponentKind.Sshd).Where(d => !d.StartsWith("serverb", StringComparison.Ordinal)));
+        var repaired = fixture.Info.Server("ServerC").Partitions.Single(p => p.MountPoint == "/usr");
+        Assert.Equal(repaired.ImageFile, Local.LoopBackingFile(repaired.LoopDevice!));
+        var uname = await LabSsh.RunAsync(fixture.Info.Server("ServerB").Ssh, Shell.ShellCommand.Of("uname", "-r"));
+        Assert.Equal("4.9-RELEASE\n", uname.StdOut);
+        var mount = await LabSsh.RunAsync(fixture.Info.Server("ServerC").Ssh, Shell.ShellCommand.Of("dump", "-0a", "-f", "/dev/null", "/usr"));
+        Assert.True(mount.ExitCode == 0, mount.ToString());
+    }
+
+    [LabFact]
     public async Task UpOfASecondLabDirectoryIsRefusedNamingTheRunningLab()
     {
         var other = "/var/tmp/jailwf-lab-test-second";
@@ -52,6 +80,13 @@ public sealed class LabLifecycleTests(LabFixture fixture)
         Assert.Contains(LabFixture.Directory, e.Message, StringComparison.Ordinal);
         Assert.Contains("in use", e.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(other), "a refused up must leave nothing behind");
+    }
+
+    [LabFact]
+    public void TheFixtureHoldsTheMachinesLabLease()
+    {
+        Assert.True(LabLease.HeldByThisProcess);
+        Assert.Null(LabLease.TryAcquire());
     }
 
     [LabFact]

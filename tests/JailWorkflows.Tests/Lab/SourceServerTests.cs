@@ -51,6 +51,43 @@ public sealed class SourceServerTests(LabFixture fixture)
     }
 
     [LabFact]
+    public async Task DumpOnAFreeBsd5ServerAcceptsLAndDowngradesWithoutSnapDirectory()
+    {
+        // A copy of ServerA's shim directory that says 5.5-RELEASE, run locally on ServerA's partitions.
+        var a = fixture.Info.Server("ServerA");
+        var host = Path.Combine(Path.GetTempPath(), $"jailwf-lab-test-5x-{Guid.NewGuid():N}");
+        foreach (var d in new[] { "bin", "libexec", "etc" })
+        {
+            Directory.CreateDirectory(Path.Combine(host, d));
+        }
+
+        File.Copy(Path.Combine(a.Directory, "bin/dump"), Path.Combine(host, "bin/dump"));
+        File.Copy(Path.Combine(a.Directory, "libexec/lab-lib.sh"), Path.Combine(host, "libexec/lab-lib.sh"));
+        File.Copy(Path.Combine(a.Directory, "etc/partitions"), Path.Combine(host, "etc/partitions"));
+        await File.WriteAllTextAsync(Path.Combine(host, "etc/lab-host.conf"),
+            (await File.ReadAllTextAsync(Path.Combine(a.Directory, "etc/lab-host.conf"))).Replace("4.10-RELEASE", "5.5-RELEASE", StringComparison.Ordinal));
+        try
+        {
+            var withL = await Local.RunAsync(Path.Combine(host, "bin/dump"), ["-0uaL", "-f", "/dev/null", "/usr"]);
+            Assert.True(withL.ExitCode == 0, withL.ToString());
+            Assert.Contains("  DUMP: WARNING: -L requested but snapshot location /usr/.snap", withL.StdErr, StringComparison.Ordinal);
+            Assert.Contains("is not a directory: dump downgraded, -L ignored", withL.StdErr, StringComparison.Ordinal);
+            Assert.Contains("DUMP IS DONE", withL.StdErr, StringComparison.Ordinal);
+            Assert.Matches(@"^/dev/ad0s1f\s+0 ", await File.ReadAllTextAsync(Path.Combine(host, "etc/dumpdates")));
+
+            var withoutL = await Local.RunAsync(Path.Combine(host, "bin/dump"), ["-0a", "-f", "/dev/null", "/dev/ad0s1f"]);
+            Assert.Contains("should use -L when dumping live read-write filesystems!", withoutL.StdErr, StringComparison.Ordinal);
+            var usage = await Local.RunAsync(Path.Combine(host, "bin/dump"), ["-Z", "/usr"]);
+            Assert.Equal(1, usage.ExitCode);
+            Assert.Contains("usage: dump [-0123456789acLnSu]", usage.StdErr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(host, recursive: true);
+        }
+    }
+
+    [LabFact]
     public async Task DumpOfAnUnknownFileSystemFails()
     {
         var r = await LabSsh.RunAsync(fixture.Info.Server("ServerC").Ssh, ShellCommand.Of("dump", "-0a", "-f", "-", "/var"));

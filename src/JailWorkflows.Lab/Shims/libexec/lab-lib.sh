@@ -3,8 +3,11 @@
 # sets a plain Linux PATH for the shim itself (so a shim never calls another shim by accident).
 LAB_SELF=$(readlink -f "$0")
 LAB_HOST_DIR=$(dirname "$(dirname "$LAB_SELF")")
+_lab_host_dir=$LAB_HOST_DIR
 # shellcheck disable=SC1091
 . "$LAB_HOST_DIR/etc/lab-host.conf"
+# The shim's own location wins over the recorded one (a copied host directory stays self-contained).
+LAB_HOST_DIR=$_lab_host_dir
 LAB_CALLER_PATH=$PATH
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
