@@ -12,9 +12,11 @@ namespace JailWorkflows.FreeBsd;
 public static partial class Mergemaster
 {
     /// <summary>
-    /// <c>PAGER=cat mergemaster -a -D &lt;root&gt; -m &lt;src&gt; -t &lt;temproot&gt; &lt; /dev/null</c>. In <c>-a</c> mode an existing
-    /// temproot makes mergemaster pick another (<c>&lt;temproot&gt;.&lt;date&gt;</c>): remove it first, or read
-    /// <see cref="MergemasterReport.TempRoot"/>.
+    /// <c>PAGER=cat mergemaster -i -D &lt;root&gt; -m &lt;src&gt; -t &lt;temproot&gt; &lt; /dev/null</c>: the unattended first conversion.
+    /// <c>-i</c> installs the files the jail lacks (a 4.x <c>/etc</c> lacks most of a modern one); every prompt reads
+    /// end-of-file and takes its default, so a file that differs is left in the temproot "for your consideration",
+    /// as <c>-a</c> would (mergemaster(8): <c>-a</c> installs nothing and cannot be combined with <c>-i</c>). Remove an
+    /// existing temproot first.
     /// </summary>
     /// <param name="srcDir">The source tree (<c>-m</c>), e.g. <c>/usr/src</c>.</param>
     /// <param name="root">The jail root (<c>-D</c>).</param>
@@ -141,13 +143,11 @@ public static partial class Mergemaster
             throw new ArgumentException($"The temproot '{tempRoot}' must not be inside the jail root {root.Path}.", nameof(tempRoot));
         }
 
-        var argv = new List<string> { "mergemaster" };
-        if (preWorld)
-        {
-            argv.Add("-p");
-        }
-
-        argv.AddRange(["-a", "-D", root.Path, "-m", srcDir, "-t", tempRoot]);
+        // -a never installs files the jail lacks, and cannot be combined with -i; a first conversion needs
+        // both behaviours, so it runs -i with every prompt answered by its default from /dev/null ("leave it
+        // for later"), which is what -a does for the files that differ.
+        List<string> argv = preWorld ? ["mergemaster", "-p", "-a"] : ["mergemaster", "-i"];
+        argv.AddRange(["-D", root.Path, "-m", srcDir, "-t", tempRoot]);
         return ShellCommand.FromArgv(argv).WithEnvironment([new("PAGER", "cat")]).ReadFrom("/dev/null");
     }
 

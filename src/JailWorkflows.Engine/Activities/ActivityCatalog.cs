@@ -67,7 +67,7 @@ public static class ActivityCatalog
         new(
             "MergeEtc",
             typeof(MergeEtc),
-            "Merges /etc unattended (mergemaster -a -D <jail root>, mergemaster(8)); etc/rc.d is replaced wholesale; files left for consideration are listed in the journal.",
+            "Merges /etc unattended (mergemaster -i -D <jail root> with every prompt answered by its default, mergemaster(8)): files the jail lacks are installed, etc/rc.d is replaced wholesale, files that differ stay for consideration and are listed in the journal.",
             RecoveryPolicy.Rerun,
             NoInputs),
         new(

@@ -6,7 +6,7 @@ using WorkflowCore.Models;
 namespace JailWorkflows.Engine.Activities;
 
 /// <summary>
-/// Merges the jail's <c>/etc</c> with the new world's unattended: <c>mergemaster -a -D &lt;jail root&gt; -m &lt;src&gt;
+/// Merges the jail's <c>/etc</c> with the new world's unattended: <c>mergemaster -i -D &lt;jail root&gt; -m &lt;src&gt;
 /// -t &lt;temproot&gt;</c> with stdin from /dev/null and PAGER=cat (mergemaster(8)). <c>etc/rc.d</c> is replaced
 /// wholesale first. Files mergemaster leaves for consideration are listed in the journal.
 /// </summary>

@@ -125,12 +125,14 @@ internal sealed class Consolidation
                 continue;
             }
 
-            var mode = OperatingSystem.IsWindows() ? 0 : (int)File.GetUnixFileMode(entry.FullName);
             if (entry.LinkTarget is { } target)
             {
                 lines.Add($"{relative} -> {target}");
+                continue;
             }
-            else if (entry is FileInfo file)
+
+            var mode = (int)entry.UnixFileMode;
+            if (entry is FileInfo file)
             {
                 using var stream = file.OpenRead();
                 lines.Add($"{relative} f {Convert.ToString(mode, 8)} {file.Length} {Convert.ToHexString(SHA256.HashData(stream))}");

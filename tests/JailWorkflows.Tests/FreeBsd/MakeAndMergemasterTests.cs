@@ -57,7 +57,7 @@ public class MergemasterTests
 
     [Fact]
     public void Unattended_text() =>
-        Assert.Equal("PAGER=cat mergemaster -a -D /data/jails/servera -m /usr/src -t /var/tmp/temproot.servera < /dev/null", Mergemaster.Unattended("/usr/src", Root, "/var/tmp/temproot.servera").Text);
+        Assert.Equal("PAGER=cat mergemaster -i -D /data/jails/servera -m /usr/src -t /var/tmp/temproot.servera < /dev/null", Mergemaster.Unattended("/usr/src", Root, "/var/tmp/temproot.servera").Text);
 
     [Fact]
     public void Pre_world_text() =>
