@@ -73,6 +73,8 @@ public abstract class Activity : StepBodyAsync
     /// <returns><see cref="ExecutionResult.Next"/> when done; <see cref="ActivityRun.Sleep"/> or <see cref="ActivityRun.Checkpoint"/> to continue later.</returns>
     protected abstract Task<ExecutionResult> ExecuteAsync(ActivityRun run);
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> StartGates = new(StringComparer.Ordinal);
+
     /// <summary>One run of an activity: what it works on and the tools to checkpoint, journal and run host jobs.</summary>
     public sealed class ActivityRun
     {
@@ -208,15 +210,26 @@ public abstract class Activity : StepBodyAsync
             var jobs = await JobsAsync().ConfigureAwait(false);
             if (State.JobId != jobId)
             {
-                var before = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
-                if (before.Status == HostJobStatus.NotStarted)
+                // Instances of one engine may share a job (one world for many jails): probe and start under a
+                // lock per job, so two steps never both see "not started" and start it twice.
+                var gate = StartGates.GetOrAdd(JailHostSpec.JobsDir + "/" + jobId, _ => new SemaphoreSlim(1, 1));
+                await gate.WaitAsync(CancellationToken).ConfigureAwait(false);
+                try
                 {
-                    await jobs.StartAsync(jobId, script, CancellationToken).ConfigureAwait(false);
-                    await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
+                    var before = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
+                    if (before.Status == HostJobStatus.NotStarted)
+                    {
+                        await jobs.StartAsync(jobId, script, CancellationToken).ConfigureAwait(false);
+                        await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await JournalAsync(JournalEntryKind.Info, $"attached to host job {jobId} ({before.Status.ToString().ToLowerInvariant()})", jobId).ConfigureAwait(false);
+                    }
                 }
-                else
+                finally
                 {
-                    await JournalAsync(JournalEntryKind.Info, $"re-attached to host job {jobId} ({before.Status.ToString().ToLowerInvariant()})", jobId).ConfigureAwait(false);
+                    gate.Release();
                 }
 
                 State.JobId = jobId;
