@@ -37,6 +37,7 @@ public static class Transfer
     /// <param name="restoreStatusFile">Absolute path receiving restore's exit status.</param>
     /// <param name="level">Dump level 0..9; default 0 (full).</param>
     /// <param name="snapshot">Ask dump for a snapshot (<c>-L</c>, 5.0+ only); default true.</param>
+    /// <param name="tempDirectory">An absolute directory of this transfer's own for restore's temporary files (TMPDIR), created first; null keeps the environment's.</param>
     /// <returns>The command the host job runs on the jail host.</returns>
     /// <exception cref="ArgumentException">An unsafe or relative path, a bad endpoint, a bad level.</exception>
     public static ShellCommand Pipeline(
@@ -49,7 +50,8 @@ public static class Transfer
         string dumpStatusFile,
         string restoreStatusFile,
         int level = 0,
-        bool snapshot = true)
+        bool snapshot = true,
+        string? tempDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(sourceRelease);
@@ -65,8 +67,22 @@ public static class Transfer
         var target = TargetDirectory(root, mountPoint);
         var dump = Dump.Command(sourceRelease, level, mountPoint, snapshot);
         var ssh = OpenSsh.Command(source, transferKeyFile, knownHostsFile, dump);
-        return ShellCommand.Of("cd", target)
-            .And(ssh.RecordExitStatus(dumpStatusFile).Pipe(Restore.Command().RecordExitStatus(restoreStatusFile)));
+        var restore = Restore.Command();
+        var start = ShellCommand.Of("cd", target);
+        if (tempDirectory is not null)
+        {
+            // restore(8) names its temporary files after the dump's date (rstdir<date>, rstmode<date>): two
+            // transfers started in the same second collide in a shared TMPDIR, and a killed one leaves them behind.
+            if (!tempDirectory.StartsWith('/'))
+            {
+                throw new ArgumentException("The temporary directory must be an absolute path.", nameof(tempDirectory));
+            }
+
+            restore = restore.WithEnvironment([new("TMPDIR", tempDirectory)]);
+            start = ShellCommand.Of("mkdir", "-p", tempDirectory).And(start);
+        }
+
+        return start.And(ssh.RecordExitStatus(dumpStatusFile).Pipe(restore.RecordExitStatus(restoreStatusFile)));
     }
 
     /// <summary>

@@ -56,10 +56,12 @@ public abstract class Host : IAsyncDisposable
     /// <exception cref="HostCommandException">Writing failed on the host.</exception>
     public async Task WriteFileAsync(string path, byte[] content, string mode = "0644", CancellationToken cancellationToken = default)
     {
-        var temp = path + ".jailwf-tmp";
+        // A temporary name of this write's own: concurrent writers of one file must not share it.
+        var temp = path + ".jailwf-tmp." + Guid.NewGuid().ToString("N");
         var command = ShellCommand.Of("cat").RedirectTo(temp)
             .And(ShellCommand.Of("chmod", mode, temp))
-            .And(ShellCommand.Of("mv", "-f", temp, path));
+            .And(ShellCommand.Of("mv", "-f", temp, path))
+            .Or(ShellCommand.Of("rm", "-f", temp).Then(ShellCommand.Of("exit", "1")).Subshell());
         var result = await RunAsync(command, content, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded)
         {

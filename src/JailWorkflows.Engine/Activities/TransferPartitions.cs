@@ -76,7 +76,8 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                 jobDir + "/dump.status",
                 jobDir + "/restore.status",
                 level,
-                snapshot);
+                snapshot,
+                jobDir + "/tmp");
             var exit = await run.RunJobAsync(jobId, pipeline).ConfigureAwait(false);
             if (exit is null)
             {

@@ -48,6 +48,16 @@ public sealed class TransferTests : IDisposable
     }
 
     [Fact]
+    public void Restore_gets_a_temporary_directory_of_its_own_when_asked()
+    {
+        var root = JailRoot.Create("/data/jails", "servera");
+        var cmd = Transfer.Pipeline(Source(), FreeBsdRelease.Parse("4.10-RELEASE"), "/usr", "/k", "/kh", root, "/s/d", "/s/r", tempDirectory: "/var/db/jailwf/jobs/7/tmp");
+        Assert.StartsWith("mkdir -p /var/db/jailwf/jobs/7/tmp && cd /data/jails/servera/usr && ", cmd.Text, StringComparison.Ordinal);
+        Assert.Contains("| { TMPDIR=/var/db/jailwf/jobs/7/tmp restore -rf -; echo $? > /s/r; }", cmd.Text, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Transfer.Pipeline(Source(), FreeBsdRelease.Parse("4.10-RELEASE"), "/usr", "/k", "/kh", root, "/s/d", "/s/r", tempDirectory: "tmp"));
+    }
+
+    [Fact]
     public void Modern_sources_never_get_legacy_algorithms()
     {
         var cmd = Transfer.Pipeline(Source(), FreeBsdRelease.Parse("4.10-RELEASE"), "/", "/k", "/kh", JailRoot.Create("/j", "a"), "/s/d", "/s/r");

@@ -107,7 +107,12 @@ internal static class HostContract
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         }
 
-        Assert.False(File.Exists(path + ".jailwf-tmp"));
+        Assert.Equal([path], Directory.GetFiles(workDir)); // no temporary file left beside it
+
+        // Concurrent writers of one file (several instances writing one known_hosts) all succeed.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => host.WriteFileAsync(path, Encoding.UTF8.GetBytes($"writer {i}\n"), "0644")));
+        Assert.StartsWith("writer ", File.ReadAllText(path), StringComparison.Ordinal);
+        Assert.Equal([path], Directory.GetFiles(workDir));
         Assert.Null(await host.ReadFileAsync(Path.Combine(workDir, "missing")));
         File.WriteAllText(path, "text\n");
         Assert.Equal("text\n", await host.ReadFileAsync(path));
