@@ -9,8 +9,11 @@ namespace JailWorkflows.Cli.Commands;
 /// <c>jailwf demo</c>: builds a fresh lab (shared/LAB.md), writes its plan, and consolidates its three legacy
 /// servers into jails on the lab's jail host, one durable instance per server, through the jail host's sshd.
 /// </summary>
-internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
+internal sealed partial class DemoCommand : AsyncCommand<DemoCommand.Settings>
 {
+    [System.Text.RegularExpressions.GeneratedRegex("<[^>]*>")]
+    private static partial System.Text.RegularExpressions.Regex Tags();
+
     public sealed class Settings : EngineSettings
     {
         [CommandOption("--lab-dir <DIR>")]
@@ -46,7 +49,8 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         foreach (var server in plan.Servers)
         {
             var page = await http.GetStringAsync(new Uri($"http://{server.Jail.Ip}/"), cancellationToken).ConfigureAwait(false);
-            AnsiConsole.MarkupLine($"    http://{server.Jail.Ip}/ ({Markup.Escape(server.Jail.Name)}): {Markup.Escape(page.Trim().Split('\n')[0])}");
+            var heading = Tags().Replace(page, " ").Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains(server.Name, StringComparison.Ordinal)) ?? page.Trim();
+            AnsiConsole.MarkupLine($"    http://{server.Jail.Ip}/ (jail {Markup.Escape(server.Jail.Name)}): {Markup.Escape(heading)}");
         }
 
         AnsiConsole.MarkupLine($"done. [grey]jailwf list[/] shows the instances; [grey]jailwf lab down[/] removes the lab.");

@@ -296,7 +296,7 @@ public abstract class Activity : StepBodyAsync
         {
             var last = Array.LastIndexOf(output, (byte)'\n');
             consumed = last + 1;
-            return last < 0 ? [] : System.Text.Encoding.UTF8.GetString(output, 0, last).Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+            return last < 0 ? [] : System.Text.Encoding.UTF8.GetString(output, 0, last).Split('\n').Select(l => l.TrimEnd('\r')).Where(l => !string.IsNullOrWhiteSpace(l)).ToList();
         }
     }
 }
