@@ -60,5 +60,20 @@ internal sealed class LabStatusCommand : AsyncCommand<LabSettings>
         return 0;
     }
 
-    internal static void Print(LabStatus status) => AnsiConsole.WriteLine(status.ToString());
+    internal static void Print(LabStatus status)
+    {
+        AnsiConsole.MarkupLine($"lab {Markup.Escape(status.Directory)}: {(status.IsUp ? "[green]up[/]" : "[grey]down[/]")}");
+        if (status.Components.Count == 0)
+        {
+            return;
+        }
+
+        var table = new Table().AddColumns("Host", "Kind", "Name", "Detail", "Running");
+        foreach (var c in status.Components)
+        {
+            table.AddRow(Markup.Escape(c.Host), c.Kind.ToString(), Markup.Escape(c.Name), Markup.Escape(c.Detail), c.Running ? "[green]yes[/]" : "[red]no[/]");
+        }
+
+        AnsiConsole.Write(table);
+    }
 }
