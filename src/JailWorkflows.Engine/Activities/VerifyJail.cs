@@ -11,8 +11,14 @@ namespace JailWorkflows.Engine.Activities;
 /// works, and its web service answers <c>fetch -q -o - http://&lt;jail ip&gt;&lt;path&gt;</c> on the jail host within
 /// the timeout (retried on later runs, never by blocking the engine).
 /// </summary>
-public sealed class VerifyJail(ActivityServices services) : Activity(services)
+public sealed partial class VerifyJail(ActivityServices services) : Activity(services)
 {
+    [System.Text.RegularExpressions.GeneratedRegex("<[^>]*>")]
+    private static partial System.Text.RegularExpressions.Regex Tags();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s+")]
+    private static partial System.Text.RegularExpressions.Regex Whitespace();
+
     /// <inheritdoc />
     protected override async Task<ExecutionResult> ExecuteAsync(ActivityRun run)
     {
@@ -56,8 +62,8 @@ public sealed class VerifyJail(ActivityServices services) : Activity(services)
             throw run.Fail($"{url} did not answer within {timeout.TotalSeconds:0} s (fetch exit {fetch.ExitStatus}: {fetch.StdErr.Trim()})");
         }
 
-        var firstLine = fetch.StdOut.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? string.Empty;
-        await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} (JID {row.Jid}) runs; jexec works; {url} answers: {firstLine}").ConfigureAwait(false);
+        var text = Whitespace().Replace(Tags().Replace(fetch.StdOut, " "), " ").Trim();
+        await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} (JID {row.Jid}) runs; jexec works; {url} answers: {(text.Length > 160 ? text[..160] + "…" : text)}").ConfigureAwait(false);
         return ExecutionResult.Next();
     }
 }

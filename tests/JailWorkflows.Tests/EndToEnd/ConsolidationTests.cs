@@ -38,6 +38,21 @@ public sealed class ConsolidationTests(LabFixture lab)
             var instance = await run.InstanceAsync();
             Assert.Equal(WorkflowStatus.Complete, instance!.Status);
             Assert.All(instance.Steps, s => Assert.Equal(StepState.Done, s.State));
+
+            // What an admin reads afterwards: list, status and the journal, through the CLI.
+            var list = await Jailwf.RunAsync(RunTimeout, "list", "--db", run.Database);
+            Assert.Equal(0, list.Exit);
+            Assert.Contains(instance.Id, list.StdOut, StringComparison.Ordinal);
+            Assert.Contains("Complete", list.StdOut, StringComparison.Ordinal);
+            var status = await Jailwf.RunAsync(RunTimeout, "status", instance.Id[..8], "--db", run.Database);
+            Assert.Equal(0, status.Exit);
+            Assert.Contains("ProbeFirst", status.StdOut, StringComparison.Ordinal);
+            var logs = await Jailwf.RunAsync(RunTimeout, "logs", instance.Id, "--db", run.Database);
+            Assert.Equal(0, logs.Exit);
+            Assert.Contains("JobStarted", logs.StdOut, StringComparison.Ordinal);
+            Assert.Contains("DUMP IS DONE", logs.StdOut, StringComparison.Ordinal);
+            Assert.Contains("rc.conf: removed", logs.StdOut, StringComparison.Ordinal);
+            Assert.Contains("ServerC (FreeBSD 4.7) says hello", logs.StdOut, StringComparison.Ordinal);
         }
         finally
         {
