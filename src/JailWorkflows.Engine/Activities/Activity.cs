@@ -219,8 +219,14 @@ public abstract class Activity : StepBodyAsync
                     var before = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
                     if (before.Status == HostJobStatus.NotStarted)
                     {
+                        // Journal first: a crash between the two leaves the entry and no job, and the rerun starts
+                        // it without a second entry, so the journal holds exactly one start per job this instance began.
+                        if (!await Services.Journal.HasJobEntryAsync(InstanceId, JournalEntryKind.JobStarted, jobId, CancellationToken).ConfigureAwait(false))
+                        {
+                            await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
+                        }
+
                         await jobs.StartAsync(jobId, script, CancellationToken).ConfigureAwait(false);
-                        await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
                     }
                     else
                     {
