@@ -2,6 +2,19 @@ using System.Globalization;
 
 namespace JailWorkflows.Engine;
 
+/// <summary>Another instance, not finished, already consolidates the same server into the same jail.</summary>
+public sealed class InstanceConflictException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="instanceId">The instance already at work.</param>
+    /// <param name="message">The message, naming the instance and what to do.</param>
+    public InstanceConflictException(string instanceId, string message)
+        : base(message) => InstanceId = instanceId;
+
+    /// <summary>The instance already at work.</summary>
+    public string InstanceId { get; }
+}
+
 /// <summary>Another engine process holds the database (DESIGN.md D7: one engine per database file).</summary>
 public sealed class EngineLockedException : Exception
 {

@@ -28,6 +28,10 @@ public sealed class EngineOptions
     [Range(typeof(TimeSpan), "00:00:00.1", "00:01:00")]
     public TimeSpan StorePollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How many times in a row a step retries a host that cannot be reached (5 s backoff, doubling, at most 5 min) before it becomes an incident. Default 10 (about half an hour); 0 to 1000.</summary>
+    [Range(0, 1000)]
+    public int UnreachableRetries { get; set; } = 10;
+
     /// <summary>Validates the options.</summary>
     /// <exception cref="ValidationException">An option is out of range or missing; the message names it.</exception>
     public void Validate() => Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);

@@ -72,7 +72,17 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
         services.AddJailwfStore(databasePath);
         services.AddSingleton<InstanceQueries>();
         var provider = services.BuildServiceProvider();
-        provider.GetRequiredService<SqlitePersistenceProvider>().EnsureStoreExists();
+
+        // Readers never migrate (that is the engine's job, under its lock): an older schema is reported instead.
+        using (var db = provider.GetRequiredService<IDbContextFactory<JailwfDbContext>>().CreateDbContext())
+        {
+            if (db.Database.GetPendingMigrations().Any())
+            {
+                provider.Dispose();
+                throw new InvalidOperationException($"The database {databasePath} has an older schema; 'jailwf resume' or 'jailwf run' upgrades it when the engine starts.");
+            }
+        }
+
         return (provider.GetRequiredService<InstanceQueries>(), provider);
     }
 

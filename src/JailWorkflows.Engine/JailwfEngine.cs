@@ -81,6 +81,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                 o.UseIdleTime(TimeSpan.FromMilliseconds(50));
             });
             var provider = services.BuildServiceProvider();
+            await ClearStaleMigrationLockAsync(provider, cancellationToken).ConfigureAwait(false);
             provider.GetRequiredService<IPersistenceProvider>().EnsureStoreExists();
 
             var definitions = await RegisterDefinitionsAsync(provider, options, cancellationToken).ConfigureAwait(false);
@@ -119,9 +120,36 @@ public sealed partial class JailwfEngine : IAsyncDisposable
             throw new KeyNotFoundException($"Workflow definition '{definitionId}' has no version {pinned} (versions: {string.Join(", ", available.Order())}).");
         }
 
+        // One instance per jail: a second one would wipe the first one's jail root under its running restore.
+        var target = plan.Server(server);
+        foreach (var other in await Queries.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (other.Status is WorkflowStatus.Runnable or WorkflowStatus.Suspended
+                && await Queries.GetAsync(other.Id, cancellationToken).ConfigureAwait(false) is { Data: ConsolidationData data }
+                && SameJail(data.Plan, data.Server, plan, server))
+            {
+                throw new InstanceConflictException(other.Id, $"Instance {other.Id} ({other.Status.ToString().ToLowerInvariant()}) is already consolidating {server} into jail {target.Jail.Name} on {plan.JailHost.Name}: resume it (jailwf resume {other.Id}) instead of starting another.");
+            }
+        }
+
         var id = await Host.StartWorkflow(definitionId, pinned, new ConsolidationData { Plan = plan, Server = server }, reference: server).ConfigureAwait(false);
         await Journal.AppendAsync(new JournalEntry { InstanceId = id, Kind = JournalEntryKind.Info, Message = $"instance of {definitionId} v{pinned} started for {server}" }, cancellationToken).ConfigureAwait(false);
         return id;
+    }
+
+    /// <summary>The instances that are waiting to run or running (Runnable), e.g. those a killed engine left.</summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>Their ids.</returns>
+    public async Task<IReadOnlyList<string>> RunnableInstancesAsync(CancellationToken cancellationToken = default) =>
+        (await Queries.ListAsync(cancellationToken).ConfigureAwait(false)).Where(v => v.Status == WorkflowStatus.Runnable).Select(v => v.Id).ToList();
+
+    private static bool SameJail(Plan a, string serverA, Plan b, string serverB)
+    {
+        var jailA = a.Servers.FirstOrDefault(s => s.Name == serverA)?.Jail.Name;
+        var jailB = b.Server(serverB).Jail.Name;
+        var hostA = a.JailHost.Ssh is { } sa ? $"{sa.Address}:{sa.Port}" : "local";
+        var hostB = b.JailHost.Ssh is { } sb ? $"{sb.Address}:{sb.Port}" : "local";
+        return jailA == jailB && hostA == hostB && a.JailHost.JailsDir.TrimEnd('/') == b.JailHost.JailsDir.TrimEnd('/');
     }
 
     /// <summary>Resumes a suspended instance (after an incident): its failed step runs again from its last checkpoint.</summary>
@@ -209,6 +237,24 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// EF Core's SQLite migrator takes a lock row in <c>__EFMigrationsLock</c> while it runs; an engine killed in
+    /// that moment leaves the row, and every later Migrate() would wait for it forever. This engine holds the
+    /// database's <see cref="EngineLock"/>, so no other migrator can be running: a row found now is stale.
+    /// </summary>
+    private static async Task ClearStaleMigrationLockAsync(ServiceProvider provider, CancellationToken cancellationToken)
+    {
+        var factory = provider.GetRequiredService<IDbContextFactory<JailwfDbContext>>();
+        await using var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var exists = await db.Database
+            .SqlQueryRaw<int>("SELECT count(*) AS \"Value\" FROM sqlite_master WHERE type = 'table' AND name = '__EFMigrationsLock'")
+            .SingleAsync(cancellationToken).ConfigureAwait(false);
+        if (exists > 0)
+        {
+            await db.Database.ExecuteSqlRawAsync("DELETE FROM \"__EFMigrationsLock\"", cancellationToken).ConfigureAwait(false);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the workflow host failed")]

@@ -31,6 +31,7 @@ internal static class ExitCodes
             DefinitionValidationException => (BadInput, "Invalid workflow definition"),
             ValidationException => (BadInput, "Invalid option"),
             KeyNotFoundException => (BadInput, "Not found"),
+            InstanceConflictException => (BadInput, "Refused"),
             FileNotFoundException => (BadInput, "Not found"),
             ArgumentException => (BadInput, "Invalid argument"),
             Spectre.Console.Cli.CommandParseException or Spectre.Console.Cli.CommandRuntimeException => (BadInput, "Invalid command line"),

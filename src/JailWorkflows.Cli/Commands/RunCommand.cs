@@ -31,7 +31,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var plan = PlanLoader.Load(settings.Plan!);
-        var servers = settings.Servers.Length > 0 ? settings.Servers : plan.Servers.Select(s => s.Name).ToArray();
+        var servers = settings.Servers.Length > 0 ? settings.Servers.Distinct(StringComparer.Ordinal).ToArray() : plan.Servers.Select(s => s.Name).ToArray();
         foreach (var server in servers)
         {
             _ = plan.Server(server);
@@ -53,7 +53,14 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
         await HostCheck.VerifyAsync(plan, servers, cancellationToken).ConfigureAwait(false);
         await using var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var ids = new List<string>();
+
+        // The engine also continues instances a killed engine left: follow and report them too.
+        var ids = (await engine.RunnableInstancesAsync(cancellationToken).ConfigureAwait(false)).ToList();
+        foreach (var interrupted in ids)
+        {
+            AnsiConsole.MarkupLine($"continuing interrupted instance {interrupted}");
+        }
+
         foreach (var server in servers)
         {
             var id = await engine.StartInstanceAsync(definition, plan, server, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -96,6 +103,12 @@ internal sealed class ResumeCommand : AsyncCommand<InstanceSettings>
                 break;
         }
 
-        return await Monitor.FollowAsync(engine.Queries, [id], cancellationToken).ConfigureAwait(false);
+        var others = (await engine.RunnableInstancesAsync(cancellationToken).ConfigureAwait(false)).Where(o => o != id).ToList();
+        foreach (var other in others)
+        {
+            AnsiConsole.MarkupLine($"also continuing interrupted instance {other}");
+        }
+
+        return await Monitor.FollowAsync(engine.Queries, [id, .. others], cancellationToken).ConfigureAwait(false);
     }
 }

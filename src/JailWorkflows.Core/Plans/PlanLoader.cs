@@ -115,7 +115,50 @@ public static partial class PlanLoader
             CheckKeys(map, string.Empty, RootKeys);
             var jailHost = ReadJailHost(Get(map, "jailHost"));
             var servers = ReadServers(Get(map, "servers"));
-            return jailHost is null || servers is null ? null : new Plan { JailHost = jailHost, Servers = servers };
+            if (jailHost is null || servers is null)
+            {
+                return null;
+            }
+
+            CheckOverlaps(jailHost, servers);
+            return new Plan { JailHost = jailHost, Servers = servers };
+        }
+
+        /// <summary>
+        /// A jail root is wiped and restored into: no directory of the jail host (jobs, state, src, obj, jail.conf.d)
+        /// may be a jail root, lie inside one, or contain one, and jail roots may not nest.
+        /// </summary>
+        private void CheckOverlaps(JailHostSpec host, List<SourceServerSpec> servers)
+        {
+            (string Field, string Dir)[] hostDirs =
+            [
+                ("jailHost.jobsDir", host.JobsDir), ("jailHost.stateDir", host.StateDir), ("jailHost.srcDir", host.SrcDir),
+                ("jailHost.objDir", host.ObjDir), ("jailHost.jailConfDir", host.JailConfDir),
+            ];
+            for (var i = 0; i < servers.Count; i++)
+            {
+                var root = host.JailsDir.TrimEnd('/') + "/" + servers[i].Jail.Name;
+                foreach (var (field, dir) in hostDirs)
+                {
+                    if (Overlaps(root, dir))
+                    {
+                        Error(field, $"'{dir}' overlaps the jail root {root} of servers[{i}] (a jail root is wiped and restored into)");
+                    }
+                }
+            }
+
+            foreach (var (field, dir) in hostDirs)
+            {
+                if (IsInside(dir, host.JailsDir) && servers.Count > 0)
+                {
+                    // Inside the jails directory but no jail's root: still refused, a later jail could get that name.
+                    Error(field, $"'{dir}' is inside the jails directory {host.JailsDir}; keep the jail host's own directories outside it");
+                }
+            }
+
+            static bool IsInside(string path, string dir) => (path.TrimEnd('/') + "/").StartsWith(dir.TrimEnd('/') + "/", StringComparison.Ordinal);
+
+            static bool Overlaps(string a, string b) => IsInside(a, b) || IsInside(b, a);
         }
 
         private JailHostSpec? ReadJailHost(YamlNode? node)

@@ -44,7 +44,9 @@ public abstract class Activity : StepBodyAsync
     {
         ArgumentNullException.ThrowIfNull(context);
         var first = context.PersistenceData is not ActivityState;
-        var state = context.PersistenceData as ActivityState ?? new ActivityState();
+
+        // A copy: what a run changes is saved only by Sleep, Checkpoint or Fail, never as a side effect of an exception.
+        var state = (context.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
         var run = new ActivityRun(this, context, state);
         if (first)
         {
@@ -54,12 +56,30 @@ public abstract class Activity : StepBodyAsync
         try
         {
             var result = await ExecuteAsync(run).ConfigureAwait(false);
+            state.Values.Remove(UnreachableCount);
             if (result.Proceed)
             {
                 await run.JournalAsync(JournalEntryKind.StepFinished, $"{context.Step.Name}: done").ConfigureAwait(false);
             }
 
             return result;
+        }
+        catch (HostUnreachableException ex) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            // A dropped connection or a host that is briefly away is no incident: the host job goes on there.
+            // Retry with backoff (5 s, 10 s, ... capped at 5 min), and call a person only after a while.
+            var count = state.Values.TryGetValue(UnreachableCount, out var text) ? int.Parse(text, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            if (count >= Services.Options.UnreachableRetries)
+            {
+                state.Values.Remove(UnreachableCount);
+                await run.JournalAsync(JournalEntryKind.StepFailed, $"{ex.Message} ({count} retries)").ConfigureAwait(false);
+                throw run.Fail($"{ex.Message} (still unreachable after {count} retries)");
+            }
+
+            state.Values[UnreachableCount] = (count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var delay = TimeSpan.FromSeconds(Math.Min(300, 5 * Math.Pow(2, count)));
+            await run.JournalAsync(JournalEntryKind.Warning, $"{ex.Message}; retrying in {delay.TotalSeconds:0} s").ConfigureAwait(false);
+            return ExecutionResult.Sleep(delay, state);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
         {
@@ -72,6 +92,8 @@ public abstract class Activity : StepBodyAsync
     /// <param name="run">This run: plan, server, jail root, jail host, checkpoint, journal.</param>
     /// <returns><see cref="ExecutionResult.Next"/> when done; <see cref="ActivityRun.Sleep"/> or <see cref="ActivityRun.Checkpoint"/> to continue later.</returns>
     protected abstract Task<ExecutionResult> ExecuteAsync(ActivityRun run);
+
+    private const string UnreachableCount = "unreachable";
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> StartGates = new(StringComparer.Ordinal);
 
@@ -247,6 +269,13 @@ public abstract class Activity : StepBodyAsync
             {
                 poll = await jobs.PollAsync(jobId, State.OutputOffset, CancellationToken).ConfigureAwait(false);
                 var lines = CompleteLines(poll.NewOutput, out var consumed);
+                if (consumed == 0 && poll.MoreOutput)
+                {
+                    // A whole chunk without a newline (\r progress, binary): journal it as one line and move on.
+                    lines = [System.Text.Encoding.UTF8.GetString(poll.NewOutput).Replace('\r', ' ').Trim()];
+                    consumed = poll.NewOutput.Length;
+                }
+
                 if (lines.Count > 0)
                 {
                     await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
@@ -275,7 +304,12 @@ public abstract class Activity : StepBodyAsync
                     State.OutputOffset = 0;
                     return poll.ExitStatus ?? -1;
                 case HostJobStatus.Lost:
-                    throw new HostJobLostException(JailHostSpec.Name, jobId);
+                    // Never a success and never the same job again: the next run (after resume) is a new attempt.
+                    await JournalAsync(JournalEntryKind.JobFinished, $"host job {jobId} is lost: no process and no exit status (host rebooted or job killed)", jobId).ConfigureAwait(false);
+                    State.Attempt++;
+                    State.JobId = null;
+                    State.OutputOffset = 0;
+                    throw Fail(new HostJobLostException(JailHostSpec.Name, jobId).Message + " Resume starts a new attempt.");
                 default:
                     return null;
             }

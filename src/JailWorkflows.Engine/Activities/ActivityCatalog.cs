@@ -41,7 +41,7 @@ public static class ActivityCatalog
               "type": "object",
               "additionalProperties": false,
               "properties": {
-                "dumpLevel": { "type": "integer", "minimum": 0, "maximum": 9, "default": 0, "description": "dump(8) level; 0 is a full dump." },
+                "dumpLevel": { "type": "integer", "minimum": 0, "maximum": 0, "default": 0, "description": "dump(8) level; only 0 (a full dump into an empty jail root) until incremental passes (restore -r with restoresymtable kept) exist." },
                 "snapshot": { "type": "boolean", "default": true, "description": "Ask for dump -L (snapshot) where the source supports it (5.0 and later)." }
               }
             }

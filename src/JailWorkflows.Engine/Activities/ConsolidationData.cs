@@ -36,4 +36,16 @@ public sealed class ActivityState
 
     /// <summary>Small named values the activity keeps (e.g. the jobs setting it started a build with).</summary>
     public Dictionary<string, string> Values { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>A deep copy.</summary>
+    /// <returns>The copy.</returns>
+    public ActivityState Clone() => new()
+    {
+        Phase = Phase,
+        Index = Index,
+        Attempt = Attempt,
+        JobId = JobId,
+        OutputOffset = OutputOffset,
+        Values = new Dictionary<string, string>(Values, StringComparer.Ordinal),
+    };
 }

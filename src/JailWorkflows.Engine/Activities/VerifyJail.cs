@@ -59,6 +59,7 @@ public sealed partial class VerifyJail(ActivityServices services) : Activity(ser
                 return run.Sleep();
             }
 
+            run.State.Values.Remove("since"); // a resume waits the whole timeout again
             throw run.Fail($"{url} did not answer within {timeout.TotalSeconds:0} s (fetch exit {fetch.ExitStatus}: {fetch.StdErr.Trim()})");
         }
 

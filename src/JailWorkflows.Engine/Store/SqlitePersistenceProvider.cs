@@ -30,8 +30,13 @@ public sealed partial class SqlitePersistenceProvider(
 {
     private static readonly JsonSerializerOptions ListJson = new(JsonSerializerDefaults.General);
 
-    /// <summary>Always true: scheduled commands are stored in the ScheduledCommands table.</summary>
-    public bool SupportsScheduledCommands => true;
+    /// <summary>
+    /// False: WorkflowCore's poller then queues runnable instances itself, guarded by its greylist. With true it
+    /// schedules an instance that is still running on every poll and its consumer re-queues it at once, which
+    /// kept a core busy for as long as a step ran (one engine process per database, so nothing is lost). The
+    /// scheduled-command methods stay implemented and tested for a later multi-node store.
+    /// </summary>
+    public bool SupportsScheduledCommands => false;
 
     /// <summary>Creates or upgrades the schema by applying the EF Core migrations (<c>Database.Migrate()</c>); creates the file if missing.</summary>
     /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The file cannot be opened or migrated.</exception>

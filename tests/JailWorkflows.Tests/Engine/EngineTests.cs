@@ -38,7 +38,7 @@ public sealed class EngineTests : IDisposable
         {
             Assert.True(engine.Definitions.ContainsKey(("pinning", 1)));
             Assert.True(engine.Definitions.ContainsKey(("pinning", 2)));
-            var second = await engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA");
+            var second = await engine.StartInstanceAsync("pinning", LocalPlan("serverb"), "ServerA");
             Assert.Equal(2, (await engine.Queries.GetAsync(second))!.Version);
             Assert.Equal(1, (await engine.Queries.GetAsync(instance))!.Version);
         }
@@ -73,6 +73,51 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_migration_lock_left_by_a_killed_engine_does_not_hang_the_next_start()
+    {
+        WriteDefinition(1, "verify");
+        await using (await JailwfEngine.StartAsync(Options))
+        {
+        }
+
+        // What EF Core's migrator leaves when its process is killed while it holds the lock.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Options.DatabasePath}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE IF NOT EXISTS \"__EFMigrationsLock\" (\"Id\" INTEGER NOT NULL PRIMARY KEY, \"Timestamp\" TEXT NOT NULL); INSERT INTO \"__EFMigrationsLock\" VALUES (1, '2026-11-30 00:00:00');";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var start = JailwfEngine.StartAsync(Options);
+        var finished = await Task.WhenAny(start, Task.Delay(TimeSpan.FromMinutes(1)));
+        Assert.Same(start, finished);
+        await using (await start)
+        {
+        }
+
+        var (queries, owner) = InstanceQueries.Open(Options.DatabasePath);
+        await using (owner)
+        {
+            Assert.Empty(await queries.ListAsync());
+        }
+    }
+
+    [Fact]
+    public async Task A_second_instance_for_the_same_jail_is_refused_while_the_first_is_not_finished()
+    {
+        WriteDefinition(1, "verify");
+        await using var engine = await JailwfEngine.StartAsync(Options);
+        var first = await engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA");
+        var ex = await Assert.ThrowsAsync<InstanceConflictException>(() => engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA"));
+        Assert.Equal(first, ex.InstanceId);
+        Assert.Contains($"jailwf resume {first}", ex.Message, StringComparison.Ordinal);
+
+        // Another jail on the same host is fine.
+        _ = await engine.StartInstanceAsync("pinning", LocalPlan("serverb"), "ServerA");
+    }
+
+    [Fact]
     public async Task A_failing_step_suspends_the_instance_with_its_error_in_the_journal()
     {
         WriteDefinition(1, "verify");
@@ -92,7 +137,7 @@ public sealed class EngineTests : IDisposable
             { "id": "pinning", "version": {{version}}, "steps": [ { "id": "{{stepId}}", "activity": "VerifyJail", "inputs": { "timeoutSeconds": 1 } } ] }
             """);
 
-    private Plan LocalPlan() => PlanLoader.Parse($"""
+    private Plan LocalPlan(string jailName = "servera") => PlanLoader.Parse($"""
         jailHost:
           ssh: local
           jailsDir: {_dir}/jails
@@ -107,7 +152,7 @@ public sealed class EngineTests : IDisposable
             partitions:
               - mountPoint: /
             jail:
-              name: servera
+              name: {jailName}
               hostname: servera
               ip: 127.0.20.99
         """);

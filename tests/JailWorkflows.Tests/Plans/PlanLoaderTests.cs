@@ -197,6 +197,19 @@ public class PlanLoaderTests
     }
 
     [Fact]
+    public void Jail_host_directories_may_not_overlap_a_jail_root()
+    {
+        // jailsDir /usr and a jail named "src": restoring into that jail root would wipe the host's /usr/src.
+        var src = Valid.Replace("jailsDir: /data/jails", "jailsDir: /usr", StringComparison.Ordinal).Replace("name: servera\n", "name: src\n", StringComparison.Ordinal);
+        HasError(src, "jailHost.srcDir", "overlaps the jail root /usr/src of servers[0]");
+
+        // A host directory inside the jails directory, or containing a jail root.
+        HasError(Valid.Replace("jailsDir: /data/jails", "jailsDir: /data/jails\n  jobsDir: /data/jails/.jobs", StringComparison.Ordinal), "jailHost.jobsDir", "inside the jails directory");
+        HasError(Valid.Replace("jailsDir: /data/jails", "jailsDir: /var/db/jailwf/jails", StringComparison.Ordinal), "jailHost.stateDir", "overlaps the jail root /var/db/jailwf/jails/servera");
+        _ = PlanLoader.Parse(Valid);
+    }
+
+    [Fact]
     public void Partitions_need_root_and_unique_mount_points()
     {
         HasError(Valid.Replace("      - mountPoint: /\n", "      - mountPoint: /var\n", StringComparison.Ordinal).Replace("  - mountPoint: /\n        device", "  - mountPoint: /tmp\n        device", StringComparison.Ordinal), "servers[1].partitions", "no '/' partition");

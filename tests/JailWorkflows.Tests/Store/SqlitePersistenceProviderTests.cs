@@ -391,7 +391,7 @@ public sealed class SqlitePersistenceProviderTests : IDisposable
     public async Task Scheduled_commands_run_once_when_due_and_a_failed_one_stays()
     {
         var p = _store.Provider;
-        Assert.True(p.SupportsScheduledCommands);
+        Assert.False(p.SupportsScheduledCommands); // see the property: the poller's greylist is used instead
         await p.ScheduleCommand(new ScheduledCommand { CommandName = ScheduledCommand.ProcessWorkflow, Data = "wf1", ExecuteTime = T0.AddMinutes(10).Ticks });
         // The same command again, earlier: kept once, at the earlier time.
         await p.ScheduleCommand(new ScheduledCommand { CommandName = ScheduledCommand.ProcessWorkflow, Data = "wf1", ExecuteTime = T0.AddMinutes(5).Ticks });
