@@ -223,6 +223,7 @@ public static partial class ServerDiscovery
                 $"authorized_keys on {ssh.Address}{(ssh.LegacySsh ? " (an RSA key: OpenSSH 3.x takes no ed25519)" : string.Empty)}.",
             ],
             ["jailHost.buildJobs"] = ["make -j for buildworld; 0 = the jail host's CPU count."],
+            ["servers"] = [string.Empty, "The source server as discovered; 'jailwf discover' writes one per run, more can be added to this list."],
             ["servers[0].ssh.keyFile"] = ["The engine's private key (authorized for root on the server)."],
             ["servers[0].ssh.hostKey"] =
             [
@@ -280,7 +281,7 @@ public static partial class ServerDiscovery
             $"Together {Size(used)} in use.",
         };
         var ufs = MountP.UfsPartitions(inventory.Mounts);
-        var skipped = inventory.Mounts.Where(m => !ufs.Contains(m)).Select(m => $"{m.MountPoint} ({m.FsType} {m.Device})").ToList();
+        var skipped = inventory.Mounts.Where(m => !ufs.Contains(m)).Select(m => m.Device == m.FsType ? $"{m.MountPoint} ({m.FsType})" : $"{m.MountPoint} ({m.FsType} {m.Device})").ToList();
         if (skipped.Count > 0)
         {
             lines.Add("Not transferred (not UFS, or a memory disk): " + string.Join(", ", skipped) + ".");

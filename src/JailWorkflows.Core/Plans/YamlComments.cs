@@ -14,7 +14,8 @@ internal static class YamlComments
     /// <param name="yaml">Block-style YAML (as <see cref="PlanWriter"/> writes it).</param>
     /// <param name="comments">Per node path the comment lines (without <c>#</c>). A path is the mapping keys joined by
     /// <c>.</c> with <c>[i]</c> for list items: <c>jailHost.ssh</c>, <c>servers[0].partitions[1]</c>. A key's comment goes
-    /// above its key; a list item's above its first line. Paths not in the document are ignored.</param>
+    /// above its key; a list item's above its first line. An empty line stays empty (a blank line). Paths not in the
+    /// document are ignored.</param>
     /// <returns>The text with the comments.</returns>
     public static string InsertAbove(string yaml, IReadOnlyDictionary<string, IReadOnlyList<string>> comments)
     {
@@ -31,7 +32,7 @@ internal static class YamlComments
         {
             var target = lines[line];
             var indent = target[..(target.Length - target.TrimStart(' ').Length)];
-            lines.InsertRange(line, text.Select(t => (indent + "# " + t).TrimEnd()));
+            lines.InsertRange(line, text.Select(t => t.Length == 0 ? string.Empty : (indent + "# " + t).TrimEnd()));
         }
 
         return string.Join('\n', lines);
