@@ -123,8 +123,8 @@ internal sealed class DiscoverCommand : AsyncCommand<DiscoverCommand.Settings>
         info.MarkupLine($"  [bold]{Markup.Escape(SshHost.Fingerprint(pinned))}[/]   {Markup.Escape(ServerDiscovery.Md5Fingerprint(pinned))}");
         if (settings.HostKey is null)
         {
-            info.MarkupLine("  [yellow]NOT verified:[/] compare it on the server's console with 'ssh-keygen -l -f /etc/ssh/ssh_host_*_key.pub' "
-                + "(FreeBSD 4.x prints the MD5 form) before using the plan; pass --host-key next time to require it.");
+            info.MarkupLine($"  [yellow]NOT verified:[/] compare it on the server's console with 'ssh-keygen -l -f {Markup.Escape(ServerDiscovery.HostKeyPath(pinned))}' "
+                + "(FreeBSD 4.x prints the MD5 form) before using the plan; pass --host-key to require a known key.");
         }
         else
         {

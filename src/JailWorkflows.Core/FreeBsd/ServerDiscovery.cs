@@ -104,6 +104,21 @@ public static partial class ServerDiscovery
         return "MD5:" + string.Join(':', hash.Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
     }
 
+    /// <summary>Where sshd(8) keeps the public half of a host key of this type on FreeBSD (<c>/etc/ssh/ssh_host_rsa_key.pub</c>…).</summary>
+    /// <param name="hostKey"><c>&lt;type&gt; &lt;base64&gt;</c>, or only the type.</param>
+    /// <returns>The path, for <c>ssh-keygen -l -f</c> on the server's console.</returns>
+    public static string HostKeyPath(string hostKey)
+    {
+        ArgumentNullException.ThrowIfNull(hostKey);
+        return hostKey.Split(' ', 2)[0] switch
+        {
+            "ssh-rsa" => "/etc/ssh/ssh_host_rsa_key.pub",
+            "ssh-dss" => "/etc/ssh/ssh_host_dsa_key.pub",
+            "ssh-ed25519" => "/etc/ssh/ssh_host_ed25519_key.pub",
+            _ => "/etc/ssh/ssh_host_ecdsa_key.pub",
+        };
+    }
+
     /// <summary>The server entry of the plan.</summary>
     /// <param name="inventory">What was read.</param>
     /// <param name="jailName">The jail name, or null for <see cref="DefaultJailName"/>.</param>
@@ -177,16 +192,9 @@ public static partial class ServerDiscovery
         var server = plan.Servers[0];
         var ssh = server.Ssh;
         var target = $"{ssh.User}@{ssh.Address}:{ssh.Port.ToString(CultureInfo.InvariantCulture)}";
-        var keyType = ssh.HostKey.Split(' ', 2)[0];
         var sha256 = Sha256Fingerprint(ssh.HostKey);
         var md5 = Md5Fingerprint(ssh.HostKey);
-        var keyFile = keyType switch
-        {
-            "ssh-rsa" => "/etc/ssh/ssh_host_rsa_key.pub",
-            "ssh-dss" => "/etc/ssh/ssh_host_dsa_key.pub",
-            "ssh-ed25519" => "/etc/ssh/ssh_host_ed25519_key.pub",
-            _ => "/etc/ssh/ssh_host_ecdsa_key.pub",
-        };
+        var keyFile = HostKeyPath(ssh.HostKey);
 
         var header = new List<string>
         {
@@ -198,7 +206,7 @@ public static partial class ServerDiscovery
             "   Compare it with the key on the server itself, on its console or another trusted channel:",
             $"     ssh-keygen -l -f {keyFile}",
             $"   must print {sha256} (OpenSSH 6.8 and later)",
-            $"   or {md5[4..]} (older OpenSSH, e.g. FreeBSD 4.x; here {md5}).",
+            $"   or {md5[4..]} (older OpenSSH, as on FreeBSD 4.x; newer ones print it with -E md5).",
             "   If it differs, someone may be in between: do not use this plan.",
             "2. Fill in the jail host (jailHost): these are the defaults for the machine jailwf runs on ('ssh: local').",
             "3. Check the jail's name, host name and IP (servers[0].jail).",
