@@ -45,6 +45,7 @@ public static class Program
                 lab.AddCommand<LabDownCommand>("down").WithDescription("Remove exactly what 'lab up' made.");
                 lab.AddCommand<LabStatusCommand>("status").WithDescription("Show the lab's hosts and processes.");
             });
+            config.AddCommand<DiscoverCommand>("discover").WithDescription("Read a source server over SSH and write a plan for it (verify the printed host key fingerprint out of band).");
             config.AddCommand<RunCommand>("run")
                 .WithDescription("Start a workflow for the servers of a plan and follow it to the end.")
                 .WithExample("run", "consolidate-server", "--plan", "plan.yaml", "--server", "ServerA");

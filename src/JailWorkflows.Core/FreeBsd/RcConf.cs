@@ -111,6 +111,32 @@ public static partial class RcConf
         return new RcConfReduction(string.Join('\n', kept), removed, unrecognised);
     }
 
+    /// <summary>
+    /// The services an rc.conf enables: every <c>&lt;service&gt;_enable</c> whose last assignment is yes for
+    /// <see cref="IsYes"/>, in the order of their first appearance. Only this file counts: a service enabled by
+    /// <c>/etc/defaults/rc.conf</c> alone (e.g. syslogd) is not listed.
+    /// </summary>
+    /// <param name="rcConf">The file's text.</param>
+    /// <returns>The enabled services, each with whether it is host-only (dropped from a jail's rc.conf by <see cref="Reduce"/>).</returns>
+    public static IReadOnlyList<RcConfService> EnabledServices(string rcConf)
+    {
+        ArgumentNullException.ThrowIfNull(rcConf);
+        var last = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var e in Read(rcConf).Where(e => e.Name is not null && e.Name.EndsWith("_enable", StringComparison.Ordinal) && e.Name.Length > "_enable".Length))
+        {
+            var service = e.Name![..^"_enable".Length];
+            if (!last.ContainsKey(service))
+            {
+                order.Add(service);
+            }
+
+            last[service] = IsYes(e.Value);
+        }
+
+        return order.Where(s => last[s]).Select(s => new RcConfService(s, HostOnly.IsMatch(s + "_enable"))).ToList();
+    }
+
     /// <summary>rc.subr(8) checkyesno: YES, TRUE, ON or 1 in any case means enabled.</summary>
     /// <param name="value">The unquoted value.</param>
     /// <returns>True when enabled.</returns>
@@ -204,6 +230,11 @@ public static partial class RcConf
 /// <param name="Removed">Every removed line, in order, with its 1-based line number and reason (log each one).</param>
 /// <param name="Unrecognised">Lines that are not assignments (shell code): kept, listed for a person.</param>
 public sealed record RcConfReduction(string Kept, IReadOnlyList<RcConfLine> Removed, IReadOnlyList<RcConfLine> Unrecognised);
+
+/// <summary>A service enabled in rc.conf (<see cref="RcConf.EnabledServices"/>).</summary>
+/// <param name="Name">The service, e.g. <c>apache</c> for <c>apache_enable="YES"</c>.</param>
+/// <param name="HostOnly">True for host-only services (<c>ntpd</c>, <c>firewall</c>, <c>moused</c>…) that a jail does not run.</param>
+public sealed record RcConfService(string Name, bool HostOnly);
 
 /// <summary>An rc.conf line and why it was singled out.</summary>
 /// <param name="LineNumber">1-based line number in the input.</param>

@@ -141,7 +141,22 @@ public sealed partial class SshHost : Host
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The presented key as <c>&lt;type&gt; &lt;base64&gt;</c> (an RSA key is <c>ssh-rsa …</c>).</returns>
     /// <exception cref="HostUnreachableException">Connection refused, timed out (15 seconds per step) or no common algorithm.</exception>
-    public static async Task<string> ScanHostKeyAsync(string address, int port, bool legacy, CancellationToken cancellationToken)
+    public static async Task<string> ScanHostKeyAsync(string address, int port, bool legacy, CancellationToken cancellationToken) =>
+        (await ScanAsync(address, port, legacy, cancellationToken).ConfigureAwait(false)).HostKey;
+
+    /// <summary>
+    /// As <see cref="ScanHostKeyAsync"/>, also returning the server's SSH identification string (RFC 4253 4.2), which
+    /// tells e.g. a FreeBSD 4.x server by its <c>OpenSSH_3.x</c>. Nothing is trusted and nothing authenticated.
+    /// </summary>
+    /// <param name="address">IPv4 address or host name.</param>
+    /// <param name="port">TCP port, usually 22.</param>
+    /// <param name="legacy">Also offer the 2004-era algorithms (FreeBSD 4.x); see <see cref="SshHost"/>.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The presented key, its SHA256 fingerprint and the server's identification.</returns>
+    /// <exception cref="HostUnreachableException">Connection refused, timed out (15 seconds per step) or no common
+    /// algorithm; a failed algorithm negotiation has an <see cref="SshException"/> (not a <see cref="SocketException"/>)
+    /// as its inner exception.</exception>
+    public static async Task<SshHostScan> ScanAsync(string address, int port, bool legacy, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(address);
         const string scanUser = "jailwf-scan";
@@ -152,11 +167,13 @@ public sealed partial class SshHost : Host
         };
         ConfigureAlgorithms(info, legacy, pinnedType: null);
 
-        string? presented = null;
+        SshHostKey? presented = null;
+        string? serverVersion = null;
         using var client = new SshClient(info);
         client.HostKeyReceived += (_, e) =>
         {
-            presented = SshHostKey.FromBlob(e.HostKey).Text;
+            presented = SshHostKey.FromBlob(e.HostKey);
+            serverVersion = info.ServerVersion;
             e.CanTrust = false;
         };
 
@@ -173,7 +190,9 @@ public sealed partial class SshHost : Host
             // Expected: we refused the key on purpose.
         }
 
-        return presented ?? throw new HostUnreachableException(name, "the server presented no host key");
+        return presented is null
+            ? throw new HostUnreachableException(name, "the server presented no host key")
+            : new SshHostScan(presented.Text, presented.Fingerprint, serverVersion ?? string.Empty);
     }
 
     /// <inheritdoc />

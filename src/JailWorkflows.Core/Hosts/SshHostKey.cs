@@ -76,3 +76,9 @@ internal sealed record SshHostKey(string Type, byte[] Blob)
         return name.All(c => c is > ' ' and < (char)127) ? name : null;
     }
 }
+
+/// <summary>What <see cref="SshHost.ScanAsync"/> saw of a server before refusing to trust it.</summary>
+/// <param name="HostKey">The presented host key, <c>&lt;type&gt; &lt;base64&gt;</c> as known_hosts writes it.</param>
+/// <param name="Fingerprint">Its SHA256 fingerprint as <c>ssh-keygen -lf</c> prints it (<c>SHA256:…</c>).</param>
+/// <param name="ServerVersion">The server's identification string, e.g. <c>SSH-2.0-OpenSSH_3.8.1p1 FreeBSD-20040419</c>; empty when unknown.</param>
+public sealed record SshHostScan(string HostKey, string Fingerprint, string ServerVersion);

@@ -43,3 +43,38 @@ lab_record_get() {
 
 # lab_major: the major release number (4 for 4.10-RELEASE).
 lab_major() { echo "${LAB_RELEASE%%.*}"; }
+
+# lab_partition_of PATH: the source server's partition holding the absolute PATH (longest mount point that is a
+# prefix of it, etc/partitions). Sets LAB_PART_MNT, LAB_PART_DEV, LAB_PART_LOOP and LAB_PART_REL (PATH relative to
+# the partition's root, starting with /). Also takes a FreeBSD device name (/dev/ad0s1f). Fails when none.
+lab_partition_of() {
+	local path=$1 m d l _img prefix best=-1
+	[ "$path" = / ] || path=${path%/}
+	LAB_PART_MNT="" LAB_PART_DEV="" LAB_PART_LOOP="" LAB_PART_REL=""
+	while read -r m d l _img; do
+		[ -n "$m" ] || continue
+		if [ "$path" = "$d" ]; then
+			LAB_PART_MNT=$m LAB_PART_DEV=$d LAB_PART_LOOP=$l LAB_PART_REL=/
+			return 0
+		fi
+		if [ "$m" = / ]; then prefix=/; else prefix=$m/; fi
+		case $path in
+		"$m"|"$prefix"*) ;;
+		*) continue ;;
+		esac
+		if [ "${#m}" -gt "$best" ]; then
+			best=${#m}
+			LAB_PART_MNT=$m LAB_PART_DEV=$d LAB_PART_LOOP=$l
+			if [ "$m" = / ]; then LAB_PART_REL=$path; else LAB_PART_REL=${path#"$m"}; fi
+			[ -n "$LAB_PART_REL" ] || LAB_PART_REL=/
+		fi
+	done < "$LAB_HOST_DIR/etc/partitions"
+	[ -n "$LAB_PART_LOOP" ]
+}
+
+# lab_part_type: after lab_partition_of, the file type of LAB_PART_REL on its partition (regular, directory,
+# symlink…), read with debugfs (read-only); prints nothing when there is no such file.
+lab_part_type() {
+	local rel=${LAB_PART_REL//\"/\\\"}
+	DEBUGFS_PAGER=__none__ debugfs -R "stat \"$rel\"" "$LAB_PART_LOOP" 2>/dev/null | sed -n '1s/.*Type: \([a-z]*\).*/\1/p'
+}
