@@ -102,7 +102,17 @@ internal sealed class Consolidation
             return null;
         }
 
-        var (queries, owner) = InstanceQueries.Open(Database);
+        IAsyncDisposable owner;
+        InstanceQueries queries;
+        try
+        {
+            (queries, owner) = InstanceQueries.Open(Database);
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // the engine is still creating the schema
+        }
+
         await using (owner)
         {
             return (await queries.ListAsync()).SingleOrDefault();
