@@ -132,7 +132,7 @@ public sealed class VerifyJail(ActivityServices services) : Activity(services)
                 var detail = $"no rc.d script in the jail ({string.Join(", ", scripts.Select(s => s[run.JailRoot.Path.Length..]))}): the jail's rc cannot start it";
                 results.Add(missingScriptIsDown
                     ? new ServiceResult(service, ServiceVerdict.Down, detail)
-                    : new ServiceResult(service, ServiceVerdict.NotChecked, detail + "; not checked"));
+                    : new ServiceResult(service, ServiceVerdict.NotChecked, detail));
                 continue;
             }
 
