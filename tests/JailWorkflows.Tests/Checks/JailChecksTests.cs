@@ -168,6 +168,47 @@ public sealed class JailChecksTests(LabFixture lab)
         }
     }
 
+    [LabFact]
+    public async Task The_inspection_shims_print_what_FreeBSD_prints()
+    {
+        var jailHost = lab.Info.JailHost.Ssh;
+        var plan = lab.Info.ToPlan();
+
+        var df = await LabSsh.RunAsync(jailHost, Df.Kilobytes(plan.JailHost.JailsDir));
+        Assert.True(df.ExitCode == 0, df.ToString());
+        Assert.StartsWith("Filesystem", df.StdOut, StringComparison.Ordinal);
+        Assert.Contains("1024-blocks", df.StdOut, StringComparison.Ordinal);
+        Assert.True(Assert.Single(Df.Parse(df.StdOut)).AvailableKilobytes > 0);
+        var missing = await LabSsh.RunAsync(jailHost, Df.Kilobytes("/nonexistent/jails"));
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("df: /nonexistent/jails: No such file or directory", missing.StdErr, StringComparison.Ordinal);
+
+        var source = plan.Server("ServerA");
+        var sourceDf = await LabSsh.RunAsync(source.Ssh, Df.Kilobytes("/", "/usr", "/var", "/usr/local/www"));
+        Assert.True(sourceDf.ExitCode == 0, sourceDf.ToString());
+        Assert.Contains("1K-blocks", sourceDf.StdOut, StringComparison.Ordinal);
+        var rows = Df.Parse(sourceDf.StdOut);
+        Assert.Equal(["/", "/usr", "/var", "/usr"], rows.Select(r => r.MountedOn));
+        Assert.Equal(["/dev/ad0s1a", "/dev/ad0s1f", "/dev/ad0s1e", "/dev/ad0s1f"], rows.Select(r => r.Filesystem));
+        Assert.All(rows, r => Assert.True(r.UsedKilobytes > 0 && r.UsedKilobytes + r.AvailableKilobytes <= r.TotalKilobytes, r.ToString()));
+
+        var ifconfig = await LabSsh.RunAsync(jailHost, Ifconfig.All());
+        Assert.True(ifconfig.ExitCode == 0, ifconfig.ToString());
+        var addresses = Ifconfig.ParseIPv4(ifconfig.StdOut);
+        Assert.Contains(new InterfaceAddress("em0", "127.0.10.1"), addresses);
+        Assert.Contains(new InterfaceAddress("lo0", "127.0.0.1"), addresses);
+        Assert.NotEqual(0, (await LabSsh.RunAsync(jailHost, "ifconfig lo0 alias 127.0.20.49")).ExitCode);
+
+        var sockstat = await LabSsh.RunAsync(jailHost, Sockstat.ListeningIPv4());
+        Assert.True(sockstat.ExitCode == 0, sockstat.ToString());
+        Assert.Contains(Sockstat.Parse(sockstat.StdOut), s => s.Command == "sshd" && s.LocalAddress == "127.0.10.1" && s.LocalPort == 22 && s.Protocol == "tcp4");
+
+        var config = await LabSsh.RunAsync(jailHost, RcdJail.Config("no-such-jail"));
+        Assert.Equal(0, config.ExitCode);
+        Assert.Null(RcdJail.ParseConfig(config.StdOut, "no-such-jail"));
+        Assert.Contains("Invalid configuration for no-such-jail", config.StdErr, StringComparison.Ordinal);
+    }
+
     /// <summary>Runs a definition of its own (steps as JSON) for the setting's server in an engine in this process,
     /// until the instance completes or is suspended.</summary>
     private static async Task<InstanceView> RunAsync(Consolidation setting, Plan plan, string definitionId, string stepsJson)
