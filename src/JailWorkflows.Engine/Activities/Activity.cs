@@ -211,8 +211,14 @@ public abstract class Activity : StepBodyAsync
                 var before = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
                 if (before.Status == HostJobStatus.NotStarted)
                 {
+                    // Journaled before the start: an engine stopped between the two leaves the start in the journal
+                    // (not a job without its JobStarted entry), and the resumed run starts it without a second entry.
+                    if (!await Services.Journal.HasJobEntryAsync(InstanceId, jobId, JournalEntryKind.JobStarted, CancellationToken).ConfigureAwait(false))
+                    {
+                        await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
+                    }
+
                     await jobs.StartAsync(jobId, script, CancellationToken).ConfigureAwait(false);
-                    await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
                 }
                 else
                 {
