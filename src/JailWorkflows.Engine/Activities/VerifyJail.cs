@@ -80,6 +80,8 @@ public sealed class VerifyJail(ActivityServices services) : Activity(services)
 
         if (down.Count > 0)
         {
+            // A resume after this incident gives the services a fresh timeout.
+            run.State.Values.Remove("since");
             throw run.Fail($"jail {jail.Name}: {down.Count} enabled service(s) down after {timeout.TotalSeconds:0} s: {string.Join("; ", down.Select(d => $"{d.Service} ({d.Detail})"))}");
         }
 
