@@ -19,10 +19,39 @@ public static class Df
     /// <summary><c>df -k &lt;mount point&gt;…</c>; with none, every mounted file system.</summary>
     /// <param name="mountPoints">Mount points (or any path on the file system wanted).</param>
     /// <returns>The command.</returns>
+    /// <exception cref="ArgumentException">A path is not absolute.</exception>
     public static ShellCommand Command(params IEnumerable<string> mountPoints)
     {
         ArgumentNullException.ThrowIfNull(mountPoints);
-        return ShellCommand.Of("df", ["-k", .. mountPoints]);
+        var paths = mountPoints.ToList();
+        if (paths.Any(p => p is null || !p.StartsWith('/')))
+        {
+            throw new ArgumentException("df -k takes absolute paths.", nameof(mountPoints));
+        }
+
+        return ShellCommand.Of("df", ["-k", .. paths]);
+    }
+
+    /// <summary>
+    /// <c>df -k &lt;dir&gt;</c> on the nearest existing ancestor of <paramref name="directory"/>:
+    /// <c>df -k /a/b/c 2&gt;/dev/null || df -k /a/b 2&gt;/dev/null || … || df -k /</c>. A directory that does not exist
+    /// yet (a jails directory before the first transfer) is created on its nearest existing ancestor's file system.
+    /// </summary>
+    /// <param name="directory">An absolute, normalised directory (see <see cref="JailRoot.ValidateDirectory"/>).</param>
+    /// <returns>The command.</returns>
+    /// <exception cref="ArgumentException">The path is not acceptable.</exception>
+    public static ShellCommand KilobytesOfNearestExisting(string directory)
+    {
+        var path = JailRoot.ValidateDirectory(directory, nameof(directory));
+        ShellCommand? command = null;
+        while (path.Length > 0)
+        {
+            var step = Command(path).RedirectTo("/dev/null", fd: 2);
+            command = command is null ? step : command.Or(step);
+            path = path[..path.LastIndexOf('/')];
+        }
+
+        return command!.Or(Command("/"));
     }
 
     /// <summary>Reads <c>df -k</c> output.</summary>

@@ -87,6 +87,12 @@ public static partial class Ifconfig
         return interfaces;
     }
 
+    /// <summary>Every IPv4 address of every interface (aliases included) as (interface, address) pairs, in order.</summary>
+    /// <param name="output">ifconfig's standard output.</param>
+    /// <returns>The pairs.</returns>
+    public static IReadOnlyList<InterfaceAddress> ParseIPv4(string output) =>
+        Parse(output).SelectMany(i => i.Addresses.Select(a => new InterfaceAddress(i.Name, a.Address))).ToList();
+
     /// <summary>
     /// The address a server is known by: the first IPv4 address of the first interface that is <c>UP</c>, not
     /// <c>LOOPBACK</c> and has one (not in 127.0.0.0/8). Aliases and later interfaces are not considered.

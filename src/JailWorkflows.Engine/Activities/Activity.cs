@@ -243,7 +243,7 @@ public abstract class Activity : StepBodyAsync
                     {
                         // Journal first: a crash between the two leaves the entry and no job, and the rerun starts
                         // it without a second entry, so the journal holds exactly one start per job this instance began.
-                        if (!await Services.Journal.HasJobEntryAsync(InstanceId, JournalEntryKind.JobStarted, jobId, CancellationToken).ConfigureAwait(false))
+                        if (!await Services.Journal.HasJobEntryAsync(InstanceId, jobId, JournalEntryKind.JobStarted, CancellationToken).ConfigureAwait(false))
                         {
                             await JournalAsync(JournalEntryKind.JobStarted, $"host job {jobId} started on {JailHostSpec.Name}", jobId).ConfigureAwait(false);
                         }

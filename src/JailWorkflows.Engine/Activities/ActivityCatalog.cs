@@ -32,6 +32,21 @@ public static class ActivityCatalog
     public static FrozenDictionary<string, ActivityDescriptor> All { get; } = new ActivityDescriptor[]
     {
         new(
+            "Preflight",
+            typeof(Preflight),
+            "Checks, changing nothing, that the consolidation can succeed, and reports every failing check at once in one incident: the source is reachable from the jail host with the transfer's ssh command line and pinned key; free space under the jails directory (df -k) covers the partitions' used size (df -k on the source) plus a margin; the jail root is absent, empty or owned by this instance; the jail IP is configured nowhere on the jail host (ifconfig -a) and held by no running jail (jls); the src tree is present; kern.securelevel <= 0; the world is not newer than the running kernel (uname -r). When every check passed it marks the jail root as owned by this instance (<stateDir>/jails/<name>/owner).",
+            RecoveryPolicy.Rerun,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "spaceMarginPercent": { "type": "integer", "minimum": 0, "maximum": 1000, "default": 10, "description": "Percent added to the partitions' used size when checking free space under the jails directory." },
+                "allowNewerWorld": { "type": "boolean", "default": false, "description": "Accept a src tree whose release is newer than the jail host's running kernel." }
+              }
+            }
+            """),
+        new(
             "TransferPartitions",
             typeof(TransferPartitions),
             "Transfers every partition of the source server into the jail root: a host job on the jail host runs ssh root@source \"dump -0ua -f - <partition>\" | restore -rf - inside <jail root>/<partition> (dump(8), restore(8)). A partition counts as done only when both sides exited 0; an interrupted one is wiped and restored again; finished ones are never redone.",
@@ -73,21 +88,29 @@ public static class ActivityCatalog
         new(
             "StartJail",
             typeof(StartJail),
-            "Writes the jail's jail.conf(5) file and starts it (jail -f <conf> -c <name>); succeeds only when jls -j <name> lists it; a running jail is left alone.",
+            "Writes the jail's jail.conf(5) file (<jailConfDir>/<name>.conf) and starts it with service jail start <name> (rc.d/jail; jail -f <conf> -c <name> when rc.d/jail does not read that file); succeeds only when jls -j <name> lists it; a running jail is left alone.",
+            RecoveryPolicy.ProbeFirst,
+            NoInputs),
+        new(
+            "StopJail",
+            typeof(StopJail),
+            "Stops the jail with service jail stop <name> (rc.d/jail: exec.stop, then jail -r; jail -f <conf> -r <name> when rc.d/jail does not read the jail's file); succeeds when jls no longer lists it; a stopped jail is left alone.",
             RecoveryPolicy.ProbeFirst,
             NoInputs),
         new(
             "VerifyJail",
             typeof(VerifyJail),
-            "Verifies the jail: jls lists it, jexec runs a command inside, and its web service answers on the jail's IP.",
+            "Verifies the jail: jls lists it, jexec runs a command inside, and every service its rc.conf enables is up (a process inside the jail, a port listening on the jail's IP, HTTP answering for web servers), each reported in the journal; services still down after the timeout become an incident naming them. Services without an rc.d script in the jail are reported as not checked (or down with missingScriptIsDown).",
             RecoveryPolicy.Rerun,
             """
             {
               "type": "object",
               "additionalProperties": false,
               "properties": {
-                "httpPath": { "type": "string", "pattern": "^/[A-Za-z0-9._/~-]*$", "default": "/", "description": "Path fetched from http://<jail ip>." },
-                "timeoutSeconds": { "type": "integer", "minimum": 1, "maximum": 3600, "default": 60, "description": "How long the service may take to answer." }
+                "httpPath": { "type": "string", "pattern": "^/[A-Za-z0-9._/~-]*$", "default": "/", "description": "Path fetched from http://<jail ip> for web servers." },
+                "timeoutSeconds": { "type": "integer", "minimum": 1, "maximum": 3600, "default": 60, "description": "How long the services may take to come up." },
+                "skipServices": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "default": [], "description": "rc.conf service names not checked (reported as skipped)." },
+                "missingScriptIsDown": { "type": "boolean", "default": false, "description": "Count an enabled service without an rc.d script in the jail as down instead of not checked." }
               }
             }
             """),

@@ -1,4 +1,3 @@
-using System.Text;
 using JailWorkflows.Engine.Store;
 using JailWorkflows.FreeBsd;
 using JailWorkflows.Shell;
@@ -24,14 +23,12 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
     protected override async Task<ExecutionResult> ExecuteAsync(ActivityRun run)
     {
         var partitions = run.Server.Partitions;
-        var knownHosts = StateDir(run) + "/known_hosts";
+        var knownHosts = KnownHostsFile.PathOf(run);
         if (run.State.Phase.Length == 0)
         {
             // The known_hosts the transfer's ssh(1) checks: every source's pinned key, nothing learned on the fly.
-            var lines = run.Data.Plan.Servers.Select(s => KnownHosts.Line(s.Ssh.Address, s.Ssh.Port, s.Ssh.HostKey));
             await run.RunCheckedAsync(ShellCommand.Of("mkdir", "-p", StateDir(run), run.JailStateDir + "/partitions", run.JailRoot.Path)).ConfigureAwait(false);
-            var host = await run.JailHostAsync().ConfigureAwait(false);
-            await host.WriteFileAsync(knownHosts, Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"), "0644", run.CancellationToken).ConfigureAwait(false);
+            await KnownHostsFile.EnsureAsync(run).ConfigureAwait(false);
             run.State.Phase = "transfer";
             return run.Checkpoint();
         }

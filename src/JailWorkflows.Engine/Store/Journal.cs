@@ -92,18 +92,23 @@ public sealed class Journal(IDbContextFactory<JailwfDbContext> contexts, TimePro
         }
     }
 
-    /// <summary>Whether the instance's journal has an entry of <paramref name="kind"/> for host job <paramref name="jobId"/>.</summary>
+    /// <summary>Whether an instance's journal holds an entry of <paramref name="kind"/> about host job <paramref name="jobId"/>.</summary>
     /// <param name="instanceId">The workflow instance.</param>
-    /// <param name="kind">The entry kind, e.g. <see cref="JournalEntryKind.JobStarted"/>.</param>
     /// <param name="jobId">The host job.</param>
+    /// <param name="kind">The entry kind, e.g. <see cref="JournalEntryKind.JobStarted"/>.</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>True when such an entry exists.</returns>
-    public async Task<bool> HasJobEntryAsync(string instanceId, JournalEntryKind kind, string jobId, CancellationToken cancellationToken)
+    /// <returns>True when there is one.</returns>
+    public async Task<bool> HasJobEntryAsync(string instanceId, string jobId, JournalEntryKind kind, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(instanceId);
+        ArgumentNullException.ThrowIfNull(jobId);
         var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            return await db.JournalEntries.AnyAsync(x => x.InstanceId == instanceId && x.Kind == kind && x.JobId == jobId, cancellationToken).ConfigureAwait(false);
+            return await db.JournalEntries
+                .AsNoTracking()
+                .AnyAsync(x => x.InstanceId == instanceId && x.JobId == jobId && x.Kind == kind, cancellationToken)
+                .ConfigureAwait(false);
         }
     }
 

@@ -12,7 +12,7 @@ public sealed class DefinitionLoaderTests
         var documents = DefinitionLoader.LoadDirectory(WorkflowsDir);
         var consolidate = Assert.Single(documents, d => d.Id == "consolidate-server");
         Assert.Equal(
-            ["TransferPartitions", "Strip", "BuildWorld", "InstallWorld", "MergeEtc", "StartJail", "VerifyJail"],
+            ["Preflight", "TransferPartitions", "Strip", "BuildWorld", "InstallWorld", "MergeEtc", "StartJail", "VerifyJail"],
             consolidate.Steps.Select(s => s.Activity));
     }
 
@@ -62,7 +62,7 @@ public sealed class DefinitionLoaderTests
         var compiled = DefinitionCompiler.Compile(document);
         Assert.Equal(document.Steps.Count, compiled.Steps.Count);
         Assert.All(compiled.Steps, s => Assert.Equal(WorkflowCore.Models.WorkflowErrorHandling.Suspend, s.ErrorBehavior));
-        Assert.Equal("transfer", compiled.Steps.FindById(0).ExternalId);
+        Assert.Equal("preflight", compiled.Steps.FindById(0).ExternalId);
         Assert.Empty(compiled.Steps.FindById(compiled.Steps.Count - 1).Outcomes);
     }
 }
