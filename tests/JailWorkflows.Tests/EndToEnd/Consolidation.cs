@@ -108,9 +108,9 @@ internal sealed class Consolidation
         {
             (queries, owner) = InstanceQueries.Open(Database);
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
         {
-            return null; // the engine is still creating the schema
+            return null; // the engine is still creating the database and its schema
         }
 
         await using (owner)
