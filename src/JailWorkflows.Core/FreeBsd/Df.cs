@@ -74,10 +74,16 @@ public static class Df
                 continue;
             }
 
+            var h = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            var isHeader = h.Length >= 2 && h[0] == "Filesystem" && (h[1] == "1K-blocks" || h[1] == "1024-blocks");
+            if (headerSeen && isHeader && pending is null)
+            {
+                continue; // several df runs in one output (KilobytesOfNearestExisting): each prints its header
+            }
+
             if (!headerSeen)
             {
-                var h = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-                if (h.Length < 2 || h[0] != "Filesystem" || (h[1] != "1K-blocks" && h[1] != "1024-blocks"))
+                if (!isHeader)
                 {
                     throw new FormatException($"'{line.Trim()}' is not the header of 'df -k' (Filesystem 1K-blocks Used Avail Capacity Mounted on).");
                 }

@@ -22,6 +22,13 @@ public class ChecksTests
         Assert.Equal(new DfEntry("zroot/data", 10000, 100, -20, 101, "/data/my jails"), Assert.Single(modern));
 
         Assert.Throws<FormatException>(() => Df.Parse("Filesystem 1K-blocks\n/dev/ad0s1a lots of space\n"));
+
+        // df -k a || df -k b: the failed first run printed its header too.
+        var twice = Df.Parse(
+            "Filesystem  1024-blocks     Used    Avail Capacity  Mounted on\n" +
+            "Filesystem  1024-blocks     Used    Avail Capacity  Mounted on\n" +
+            "/dev/ada0p2    63503    38574    19849    66%    /\n");
+        Assert.Equal("/", Assert.Single(twice).MountedOn);
     }
 
     [Fact]
