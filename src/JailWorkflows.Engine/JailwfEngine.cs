@@ -147,6 +147,38 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         return resumed;
     }
 
+    /// <summary>
+    /// Approves what an instance waits for (the files MergeEtc left for a person): journals the operator action with
+    /// the reason, then publishes the WorkflowCore event the waiting step subscribed to, so the step runs again and
+    /// the instance continues.
+    /// </summary>
+    /// <param name="instanceId">The instance (full id).</param>
+    /// <param name="reason">Why it is approved (journaled and handed to the step); null or empty for none.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>What was approved.</returns>
+    /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
+    /// <exception cref="NotAwaitingApprovalException">The instance does not wait for an approval.</exception>
+    public async Task<ApprovalRequest> ApproveAsync(string instanceId, string? reason, CancellationToken cancellationToken = default)
+    {
+        var instance = await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.");
+        var request = InstanceQueries.PendingApproval(instance)
+            ?? throw new NotAwaitingApprovalException(instanceId, instance.Status);
+        var by = Environment.UserName;
+        await Journal.AppendAsync(
+            new JournalEntry
+            {
+                InstanceId = instanceId,
+                Step = request.Step,
+                Kind = JournalEntryKind.OperatorAction,
+                Message = $"approved by {by}: {string.Join(", ", request.Files)}{(string.IsNullOrWhiteSpace(reason) ? " (no reason given)" : $" (reason: {reason.Trim()})")}",
+            },
+            cancellationToken).ConfigureAwait(false);
+        var now = _services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        await Host.PublishEvent(MergeEtc.ApprovalEvent, request.EventKey, reason?.Trim() ?? string.Empty, now).ConfigureAwait(false);
+        return request;
+    }
+
     /// <summary>Stops the host (running steps end at their next checkpoint; host jobs keep running) and releases the lock.</summary>
     /// <returns>A task.</returns>
     public async ValueTask DisposeAsync()
@@ -213,4 +245,20 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the workflow host failed")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);
+}
+
+/// <summary><c>jailwf approve</c> was asked for an instance that waits for no approval.</summary>
+public sealed class NotAwaitingApprovalException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="instanceId">The instance.</param>
+    /// <param name="status">Its status.</param>
+    public NotAwaitingApprovalException(string instanceId, WorkflowStatus status)
+        : base($"Instance {instanceId} does not wait for an approval (it is {status.ToString().ToLowerInvariant()}; 'jailwf status {instanceId}' shows its steps).")
+    {
+        InstanceId = instanceId;
+    }
+
+    /// <summary>The instance.</summary>
+    public string InstanceId { get; }
 }

@@ -201,11 +201,19 @@ public abstract class Activity : StepBodyAsync
         /// </summary>
         /// <param name="jobId">The job id.</param>
         /// <param name="script">The job's command.</param>
+        /// <param name="observeLines">Called once per poll with the complete output lines that poll read (after they were
+        /// journaled), e.g. to journal dump(8)'s progress; null for none.</param>
+        /// <param name="watchdog">A no-output watchdog: when the running job has printed nothing (not a byte) for this
+        /// long, it is killed (<see cref="HostJobs.KillAsync"/>) and the step fails as an incident naming the watchdog;
+        /// resume starts a new attempt. Null for none. Measured between polls of this engine.</param>
         /// <returns>The exit status when the job ended; null while it runs (return <see cref="Sleep"/>).</returns>
-        /// <exception cref="HostJobLostException">The job has neither a live process nor an exit status (host rebooted, job killed).</exception>
-        public async Task<int?> RunJobAsync(string jobId, ShellCommand script)
+        /// <exception cref="HostJobLostException">The job has neither a live process nor an exit status (host rebooted, job
+        /// killed); the checkpoint then holds the next attempt, so resume starts the job anew instead of meeting the lost one.</exception>
+        /// <exception cref="ActivityFailedException">The watchdog killed the job.</exception>
+        public async Task<int?> RunJobAsync(string jobId, ShellCommand script, Func<IReadOnlyList<string>, Task>? observeLines = null, TimeSpan? watchdog = null)
         {
             var jobs = await JobsAsync().ConfigureAwait(false);
+            var now = Services.Time.GetUtcNow();
             if (State.JobId != jobId)
             {
                 var before = await jobs.PollAsync(jobId, 0, CancellationToken).ConfigureAwait(false);
@@ -221,16 +229,23 @@ public abstract class Activity : StepBodyAsync
 
                 State.JobId = jobId;
                 State.OutputOffset = 0;
+                State.Values[LastOutputKey] = now.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
             }
 
             HostJobState poll;
+            var sawOutput = false;
             do
             {
                 poll = await jobs.PollAsync(jobId, State.OutputOffset, CancellationToken).ConfigureAwait(false);
+                sawOutput |= poll.NewOutput.Length > 0;
                 var lines = CompleteLines(poll.NewOutput, out var consumed);
                 if (lines.Count > 0)
                 {
                     await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
+                    if (observeLines is not null)
+                    {
+                        await observeLines(lines).ConfigureAwait(false);
+                    }
                 }
 
                 State.OutputOffset += consumed;
@@ -241,6 +256,10 @@ public abstract class Activity : StepBodyAsync
                     if (rest.Length > 0)
                     {
                         await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [rest], CancellationToken).ConfigureAwait(false);
+                        if (observeLines is not null)
+                        {
+                            await observeLines([rest]).ConfigureAwait(false);
+                        }
                     }
 
                     State.OutputOffset += poll.NewOutput.Length - consumed;
@@ -256,10 +275,58 @@ public abstract class Activity : StepBodyAsync
                     State.OutputOffset = 0;
                     return poll.ExitStatus ?? -1;
                 case HostJobStatus.Lost:
+                    await NextAttemptAsync(jobId, "lost").ConfigureAwait(false);
                     throw new HostJobLostException(JailHostSpec.Name, jobId);
                 default:
-                    return null;
+                    break;
             }
+
+            // Any byte counts as output (a prompt has no newline); the clock runs from the last poll that saw some.
+            if (sawOutput || !State.Values.TryGetValue(LastOutputKey, out var last)
+                || !DateTimeOffset.TryParse(last, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var lastOutput))
+            {
+                State.Values[LastOutputKey] = now.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (watchdog is { } limit && now - lastOutput >= limit)
+            {
+                await jobs.KillAsync(jobId, CancellationToken).ConfigureAwait(false);
+                await NextAttemptAsync(jobId, "killed by the watchdog").ConfigureAwait(false);
+                throw Fail($"watchdog: host job {jobId} on {JailHostSpec.Name} printed nothing for {limit.TotalSeconds:0} s (it probably waits on a prompt); it was killed; resume runs it again");
+            }
+
+            return null;
+        }
+
+        /// <summary>
+        /// The waiting step's approval: whether the event it waits for was published (<c>jailwf approve</c>) and its data.
+        /// </summary>
+        public bool EventPublished => _context.ExecutionPointer.EventPublished;
+
+        /// <summary>The data of the published event the step waited for (see <see cref="EventPublished"/>), or null.</summary>
+        public object? EventData => _context.ExecutionPointer.EventData;
+
+        /// <summary>
+        /// Checkpoints the state and makes the step wait for the event <paramref name="eventName"/> with key
+        /// <paramref name="eventKey"/> (WorkflowCore subscription, effective now): the step runs again, with
+        /// <see cref="EventPublished"/> true, once the event is published.
+        /// </summary>
+        /// <param name="eventName">The event name (e.g. <c>approval</c>).</param>
+        /// <param name="eventKey">The event key (e.g. <c>&lt;instance&gt;:&lt;step&gt;</c>).</param>
+        /// <returns>The result to return from the step.</returns>
+        public ExecutionResult WaitForEvent(string eventName, string eventKey)
+        {
+            var result = ExecutionResult.WaitForEvent(eventName, eventKey, Services.Time.GetUtcNow().UtcDateTime);
+            result.PersistenceData = State;
+            return result;
+        }
+
+        private async Task NextAttemptAsync(string jobId, string why)
+        {
+            await JournalAsync(JournalEntryKind.Error, $"host job {jobId} {why}; the next attempt starts a new job", jobId).ConfigureAwait(false);
+            State.JobId = null;
+            State.OutputOffset = 0;
+            State.Attempt++;
+            _context.ExecutionPointer.PersistenceData = State;
         }
 
         /// <summary>Reads a host job's whole output (for parsing after it ended).</summary>
@@ -278,6 +345,8 @@ public abstract class Activity : StepBodyAsync
             while (poll.MoreOutput);
             return System.Text.Encoding.UTF8.GetString(all.ToArray());
         }
+
+        private const string LastOutputKey = "job.lastOutputAt";
 
         private static List<string> CompleteLines(byte[] output, out int consumed)
         {

@@ -9,13 +9,15 @@ namespace JailWorkflows.Engine.Activities;
 /// <summary>
 /// Writes the jail's jail.conf(5) file (<c>&lt;jailConfDir&gt;/&lt;name&gt;.conf</c>) and starts it with
 /// <c>jail -f &lt;conf&gt; -c &lt;name&gt;</c> (jail(8)). Success only when <c>jls -j &lt;name&gt;</c> lists it; a jail
-/// that already runs is left alone.
+/// that already runs is left alone. Refused (an incident listing them) while a file under the jail's etc holds
+/// conflict markers.
 /// </summary>
 public sealed class StartJail(ActivityServices services) : Activity(services)
 {
     /// <inheritdoc />
     protected override async Task<ExecutionResult> ExecuteAsync(ActivityRun run)
     {
+        await RefuseConflictMarkersAsync(run).ConfigureAwait(false);
         var jail = run.Server.Jail;
         var confDir = JailRoot.ValidateDirectory(run.JailHostSpec.JailConfDir, "jailHost.jailConfDir");
         var conf = JailConf.FilePath(confDir, run.JailRoot);
@@ -38,5 +40,21 @@ public sealed class StartJail(ActivityServices services) : Activity(services)
 
         await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} started: {listed.StdOut.Trim().Split('\n').Last().Trim()}").ConfigureAwait(false);
         return ExecutionResult.Next();
+    }
+
+    /// <summary>A file under the jail's etc with conflict markers (<c>&lt;&lt;&lt;&lt;&lt;&lt;&lt;</c>) blocks the start: an incident listing them.</summary>
+    private static async Task RefuseConflictMarkersAsync(ActivityRun run)
+    {
+        var scan = await run.RunAsync(EtcReview.ConflictScan(run.JailRoot)).ConfigureAwait(false);
+        if (scan.ExitStatus is not (0 or 1))
+        {
+            throw run.Fail($"scanning {run.JailRoot.Combine("etc")} for conflict markers failed (grep exit {scan.ExitStatus}: {scan.StdErr.Trim()})");
+        }
+
+        var files = EtcReview.ParseConflictScan(scan.StdOut, run.JailRoot);
+        if (files.Count > 0)
+        {
+            throw run.Fail($"jail {run.Server.Jail.Name} not started: {files.Count} file(s) in its etc hold conflict markers (<<<<<<<): {string.Join(", ", files)}; resolve them, then resume");
+        }
     }
 }

@@ -133,6 +133,11 @@ distribution)
 	[ -n "${DESTDIR:-}" ] || { echo "ERROR: lab: DESTDIR required" >&2; exit 1; }
 	mkdir -p "${DESTDIR}/etc"
 	cp -pR "${SRCTOP}/etc/." "${DESTDIR}/etc/"
+	# FreeBSD's etc/Makefile installs the kernel's GENERIC.hints as /boot/device.hints (a jail needs no /boot).
+	if [ -f "${SRCTOP}/sys/amd64/conf/GENERIC.hints" ]; then
+		mkdir -p "${DESTDIR}/boot"
+		cp -p "${SRCTOP}/sys/amd64/conf/GENERIC.hints" "${DESTDIR}/boot/device.hints"
+	fi
 	;;
 *)
 	echo "world.sh: unknown target $target" >&2
