@@ -230,14 +230,24 @@ public abstract class Activity : StepBodyAsync
                 State.JobId = jobId;
                 State.OutputOffset = 0;
                 State.Values[LastOutputKey] = now.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+                State.Values[OutputSeenKey] = "0";
             }
 
             HostJobState poll;
             var sawOutput = false;
+            var seen = State.Values.TryGetValue(OutputSeenKey, out var seenText) && long.TryParse(seenText, System.Globalization.CultureInfo.InvariantCulture, out var seenValue) ? seenValue : 0;
             do
             {
                 poll = await jobs.PollAsync(jobId, State.OutputOffset, CancellationToken).ConfigureAwait(false);
-                sawOutput |= poll.NewOutput.Length > 0;
+
+                // New bytes only: an unfinished last line (a prompt) is read again by every poll until its newline comes.
+                if (poll.OutputOffset > seen)
+                {
+                    sawOutput = true;
+                    seen = poll.OutputOffset;
+                    State.Values[OutputSeenKey] = seen.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
                 var lines = CompleteLines(poll.NewOutput, out var consumed);
                 if (lines.Count > 0)
                 {
@@ -347,6 +357,8 @@ public abstract class Activity : StepBodyAsync
         }
 
         private const string LastOutputKey = "job.lastOutputAt";
+
+        private const string OutputSeenKey = "job.outputSeen";
 
         private static List<string> CompleteLines(byte[] output, out int consumed)
         {
