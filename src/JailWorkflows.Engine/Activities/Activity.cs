@@ -234,6 +234,7 @@ public abstract class Activity : StepBodyAsync
             }
 
             HostJobState poll;
+            byte[] tail = [];
             var sawOutput = false;
             var seen = State.Values.TryGetValue(OutputSeenKey, out var seenText) && long.TryParse(seenText, System.Globalization.CultureInfo.InvariantCulture, out var seenValue) ? seenValue : 0;
             do
@@ -249,6 +250,7 @@ public abstract class Activity : StepBodyAsync
                 }
 
                 var lines = CompleteLines(poll.NewOutput, out var consumed);
+                tail = poll.MoreOutput ? [] : poll.NewOutput[consumed..];
                 if (lines.Count > 0)
                 {
                     await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
@@ -299,9 +301,16 @@ public abstract class Activity : StepBodyAsync
             }
             else if (watchdog is { } limit && now - lastOutput >= limit)
             {
+                // The unfinished last line is usually the prompt it waits on: journal it, name it.
+                var prompt = System.Text.Encoding.UTF8.GetString(tail).Trim();
+                if (prompt.Length > 0)
+                {
+                    await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [prompt], CancellationToken).ConfigureAwait(false);
+                }
+
                 await jobs.KillAsync(jobId, CancellationToken).ConfigureAwait(false);
                 await NextAttemptAsync(jobId, "killed by the watchdog").ConfigureAwait(false);
-                throw Fail($"watchdog: host job {jobId} on {JailHostSpec.Name} printed nothing for {limit.TotalSeconds:0} s (it probably waits on a prompt); it was killed; resume runs it again");
+                throw Fail($"watchdog: host job {jobId} on {JailHostSpec.Name} printed nothing for {limit.TotalSeconds:0} s (it probably waits on a prompt{(prompt.Length > 0 ? $": '{prompt}'" : string.Empty)}); it was killed; resume runs it again");
             }
 
             return null;

@@ -364,6 +364,15 @@ public sealed partial class ActivityLabTests(LabFixture lab)
         {
             File.Delete(knob);
             await bed.Consolidation.StopJailAsync();
+
+            // A failed run must not leave a hung mergemaster behind (the lab's down does not end it).
+            foreach (var view in await bed.InstancesAsync())
+            {
+                foreach (var job in (await bed.JournalAsync(view.Id)).Where(e => e.Kind == JournalEntryKind.JobStarted))
+                {
+                    await bed.KillJobAsync(job.JobId!);
+                }
+            }
         }
     }
 
