@@ -201,8 +201,8 @@ public abstract class Activity : StepBodyAsync
         /// </summary>
         /// <param name="jobId">The job id.</param>
         /// <param name="script">The job's command.</param>
-        /// <param name="observeLines">Called once per poll with the complete output lines that poll read (after they were
-        /// journaled), e.g. to journal dump(8)'s progress; null for none.</param>
+        /// <param name="observeLines">Called once per call (one poll of the job, however many output chunks it read) with the
+        /// complete output lines read (after they were journaled), e.g. to journal dump(8)'s progress; null for none.</param>
         /// <param name="watchdog">A no-output watchdog: when the running job has printed nothing (not a byte) for this
         /// long, it is killed (<see cref="HostJobs.KillAsync"/>) and the step fails as an incident naming the watchdog;
         /// resume starts a new attempt. Null for none. Measured between polls of this engine.</param>
@@ -235,6 +235,7 @@ public abstract class Activity : StepBodyAsync
 
             HostJobState poll;
             byte[] tail = [];
+            var observed = new List<string>();
             var sawOutput = false;
             var seen = State.Values.TryGetValue(OutputSeenKey, out var seenText) && long.TryParse(seenText, System.Globalization.CultureInfo.InvariantCulture, out var seenValue) ? seenValue : 0;
             do
@@ -254,10 +255,7 @@ public abstract class Activity : StepBodyAsync
                 if (lines.Count > 0)
                 {
                     await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
-                    if (observeLines is not null)
-                    {
-                        await observeLines(lines).ConfigureAwait(false);
-                    }
+                    observed.AddRange(lines);
                 }
 
                 State.OutputOffset += consumed;
@@ -268,16 +266,18 @@ public abstract class Activity : StepBodyAsync
                     if (rest.Length > 0)
                     {
                         await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [rest], CancellationToken).ConfigureAwait(false);
-                        if (observeLines is not null)
-                        {
-                            await observeLines([rest]).ConfigureAwait(false);
-                        }
+                        observed.Add(rest);
                     }
 
                     State.OutputOffset += poll.NewOutput.Length - consumed;
                 }
             }
             while (poll.MoreOutput);
+
+            if (observeLines is not null && observed.Count > 0)
+            {
+                await observeLines(observed).ConfigureAwait(false);
+            }
 
             switch (poll.Status)
             {
