@@ -78,7 +78,17 @@ internal sealed class ActivityBed
             return [];
         }
 
-        var (queries, owner) = InstanceQueries.Open(Database);
+        InstanceQueries queries;
+        IAsyncDisposable owner;
+        try
+        {
+            (queries, owner) = InstanceQueries.Open(Database);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.Data.Common.DbException)
+        {
+            return []; // the engine is still creating the schema
+        }
+
         await using (owner)
         {
             return await queries.ListAsync();
