@@ -9,7 +9,7 @@ public static class Program
 {
     /// <summary>Runs the command line.</summary>
     /// <param name="args">Command-line arguments.</param>
-    /// <returns>The process exit code: 0 success, 1 a workflow failed, 2 bad input, 3 a host problem.</returns>
+    /// <returns>The process exit code: 0 success, 1 a workflow failed, 2 bad input, 3 a host problem, 4 an instance waits for an approval.</returns>
     public static async Task<int> Main(string[] args)
     {
         using var cancellation = new CancellationTokenSource();
@@ -53,6 +53,9 @@ public static class Program
             config.AddCommand<StatusCommand>("status").WithDescription("Show an instance's steps.");
             config.AddCommand<LogsCommand>("logs").WithDescription("Show an instance's journal.");
             config.AddCommand<ResumeCommand>("resume").WithDescription("Continue an interrupted or suspended instance and follow it to the end.");
+            config.AddCommand<ApproveCommand>("approve")
+                .WithDescription("Approve what an instance waits for (files of its /etc that need a person) and follow it to the end.")
+                .WithExample("approve", "3f2a9c1e", "--reason", "checked master.passwd and group");
         });
 
         return await app.RunAsync(args, cancellation.Token).ConfigureAwait(false);

@@ -21,7 +21,16 @@ public enum StepState
 
     /// <summary>Failed; the instance is suspended (an incident).</summary>
     Failed,
+
+    /// <summary>Waits for a person's approval (<c>jailwf approve</c>); see <see cref="InstanceView.Approval"/>.</summary>
+    AwaitingApproval,
 }
+
+/// <summary>An approval an instance waits for.</summary>
+/// <param name="Step">The waiting step's id.</param>
+/// <param name="Files">What the person is asked to look at (paths relative to the jail root, e.g. <c>etc/group</c>).</param>
+/// <param name="EventKey">The key of the WorkflowCore event that approves it.</param>
+public sealed record ApprovalRequest(string Step, IReadOnlyList<string> Files, string EventKey);
 
 /// <summary>One step of an instance.</summary>
 /// <param name="Id">Step id from the definition.</param>
@@ -45,8 +54,13 @@ public sealed record StepView(string Id, string Title, string Activity, StepStat
 /// <param name="LastOutput">The newest host job output line, if any.</param>
 public sealed record InstanceView(string Id, string Definition, int Version, string? Server, WorkflowStatus Status, DateTime Created, DateTime? Completed, IReadOnlyList<StepView> Steps, string? LastError, string? LastOutput)
 {
-    /// <summary>The step that failed or runs now, if any.</summary>
-    public StepView? Current => Steps.FirstOrDefault(s => s.State == StepState.Failed) ?? Steps.FirstOrDefault(s => s.State == StepState.Running);
+    /// <summary>The step that failed, waits for an approval or runs now, if any.</summary>
+    public StepView? Current => Steps.FirstOrDefault(s => s.State == StepState.Failed)
+        ?? Steps.FirstOrDefault(s => s.State == StepState.AwaitingApproval)
+        ?? Steps.FirstOrDefault(s => s.State == StepState.Running);
+
+    /// <summary>The approval the instance waits for, or null.</summary>
+    public ApprovalRequest? Approval { get; init; }
 }
 
 /// <summary>
@@ -188,6 +202,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
                     { Status: PointerStatus.Complete } => StepState.Done,
                     { Status: PointerStatus.Failed } => StepState.Failed,
                     { Status: PointerStatus.Pending } when instance.Status != WorkflowStatus.Suspended => StepState.Waiting,
+                    { Status: PointerStatus.WaitingForEvent, EventName: MergeEtc.ApprovalEvent, EventPublished: false } when instance.Status == WorkflowStatus.Runnable => StepState.AwaitingApproval,
                     _ when instance.Status == WorkflowStatus.Suspended => StepState.Failed,
                     _ => StepState.Running,
                 };
@@ -203,6 +218,33 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
             .Where(j => j.InstanceId == instance.Id && j.Kind == JournalEntryKind.JobOutput)
             .OrderByDescending(j => j.Id).Select(j => j.Message).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         var server = instance.Reference ?? (instance.Data as ConsolidationData)?.Server;
-        return new InstanceView(instance.Id, instance.WorkflowDefinitionId, instance.Version, server, instance.Status, instance.CreateTime, instance.CompleteTime, steps, instance.Status == WorkflowStatus.Complete ? null : lastError, lastOutput);
+        return new InstanceView(instance.Id, instance.WorkflowDefinitionId, instance.Version, server, instance.Status, instance.CreateTime, instance.CompleteTime, steps, instance.Status == WorkflowStatus.Complete ? null : lastError, lastOutput)
+        {
+            Approval = PendingApproval(instance),
+        };
+    }
+
+    /// <summary>The approval a runnable instance waits for: a step waiting for the <see cref="MergeEtc.ApprovalEvent"/> event not yet published.</summary>
+    /// <param name="instance">The instance.</param>
+    /// <returns>The request, or null when it waits for none.</returns>
+    public static ApprovalRequest? PendingApproval(WorkflowInstance instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        if (instance.Status != WorkflowStatus.Runnable)
+        {
+            return null;
+        }
+
+        var pointer = instance.ExecutionPointers.FirstOrDefault(p => p.Status == PointerStatus.WaitingForEvent && p.EventName == MergeEtc.ApprovalEvent && !p.EventPublished);
+        if (pointer is null)
+        {
+            return null;
+        }
+
+        var files = (pointer.PersistenceData as ActivityState)?.Values.GetValueOrDefault(MergeEtc.ApprovalFilesKey, string.Empty)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        var key = pointer.EventKey ?? string.Empty;
+        var colon = key.LastIndexOf(':');
+        return new ApprovalRequest(colon >= 0 ? key[(colon + 1)..] : key, files, key);
     }
 }

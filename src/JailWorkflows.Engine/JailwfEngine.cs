@@ -175,6 +175,57 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         return resumed;
     }
 
+    /// <summary>
+    /// Approves what an instance waits for (the files MergeEtc left for a person): journals the operator action with
+    /// the reason, then publishes the WorkflowCore event the waiting step subscribed to, so the step runs again and
+    /// the instance continues; returns once the step has taken it.
+    /// </summary>
+    /// <param name="instanceId">The instance (full id).</param>
+    /// <param name="reason">Why it is approved (journaled and handed to the step); null or empty for none.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>What was approved.</returns>
+    /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
+    /// <exception cref="NotAwaitingApprovalException">The instance does not wait for an approval.</exception>
+    /// <exception cref="TimeoutException">The step did not take the published approval within <see cref="ApprovalHandOver"/> (it does when the engine runs next).</exception>
+    public async Task<ApprovalRequest> ApproveAsync(string instanceId, string? reason, CancellationToken cancellationToken = default)
+    {
+        var instance = await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.");
+        var request = InstanceQueries.PendingApproval(instance)
+            ?? throw new NotAwaitingApprovalException(instanceId, instance.Status);
+        var by = Environment.UserName;
+        await Journal.AppendAsync(
+            new JournalEntry
+            {
+                InstanceId = instanceId,
+                Step = request.Step,
+                Kind = JournalEntryKind.OperatorAction,
+                Message = $"approved by {by}: {string.Join(", ", request.Files)}{(string.IsNullOrWhiteSpace(reason) ? " (no reason given)" : $" (reason: {reason.Trim()})")}",
+            },
+            cancellationToken).ConfigureAwait(false);
+        var time = _services.GetRequiredService<TimeProvider>();
+        await Host.PublishEvent(MergeEtc.ApprovalEvent, request.EventKey, reason?.Trim() ?? string.Empty, time.GetUtcNow().UtcDateTime).ConfigureAwait(false);
+
+        // The event is handed to the waiting step by WorkflowCore's event consumer: return once it has been, so a
+        // caller that reads the store next sees the instance going on, not still waiting.
+        var deadline = time.GetUtcNow() + ApprovalHandOver;
+        while (InstanceQueries.PendingApproval(await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.")) is not null)
+        {
+            if (time.GetUtcNow() > deadline)
+            {
+                throw new TimeoutException($"The approval of instance {instanceId} was published but not taken by its step within {ApprovalHandOver.TotalSeconds:0} s; it is taken when the engine runs next.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return request;
+    }
+
+    /// <summary>How long <see cref="ApproveAsync"/> waits for the waiting step to take the published approval: 60 s.</summary>
+    public static TimeSpan ApprovalHandOver { get; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Stops the host (running steps end at their next checkpoint; host jobs keep running) and releases the lock.</summary>
     /// <returns>A task.</returns>
     public async ValueTask DisposeAsync()
@@ -259,4 +310,20 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the workflow host failed")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);
+}
+
+/// <summary><c>jailwf approve</c> was asked for an instance that waits for no approval.</summary>
+public sealed class NotAwaitingApprovalException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="instanceId">The instance.</param>
+    /// <param name="status">Its status.</param>
+    public NotAwaitingApprovalException(string instanceId, WorkflowStatus status)
+        : base($"Instance {instanceId} does not wait for an approval (it is {status.ToString().ToLowerInvariant()}; 'jailwf status {instanceId}' shows its steps).")
+    {
+        InstanceId = instanceId;
+    }
+
+    /// <summary>The instance.</summary>
+    public string InstanceId { get; }
 }

@@ -1,3 +1,4 @@
+using JailWorkflows.Engine;
 using JailWorkflows.Lab;
 using LabEnvironment = JailWorkflows.Lab.Lab;
 using Spectre.Console;
@@ -39,6 +40,16 @@ internal sealed partial class DemoCommand : AsyncCommand<DemoCommand.Settings>
         AnsiConsole.MarkupLine($"    plan written to {Markup.Escape(planPath)}; database {Markup.Escape(settings.DatabasePath)}");
         AnsiConsole.MarkupLine("[bold]2.[/] consolidating ServerA, ServerB and ServerC into jails (one durable workflow instance each)…");
         var exit = await RunCommand.RunAsync(settings.ToEngineOptions(), "consolidate-server", plan, plan.Servers.Select(s => s.Name).ToList(), cancellationToken).ConfigureAwait(false);
+        if (exit == ExitCodes.WaitsForApproval)
+        {
+            // The lab's 4.x account files and motd differ from the new world's: a person would look at them; the demo accepts them.
+            AnsiConsole.MarkupLine("    the jails keep their own master.passwd, group, motd and mail aliases: approving them for the demo (jailwf approve)…");
+            await using var engine = await JailwfEngine.StartAsync(settings.ToEngineOptions(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            var waiting = (await engine.Queries.ListAsync(cancellationToken).ConfigureAwait(false))
+                .Where(v => v.Approval is not null && plan.Servers.Any(s => s.Name == v.Server)).Select(v => v.Id).ToList();
+            exit = await ApproveCommand.ApproveAndFollowAsync(engine, waiting, "jailwf demo: the lab servers' files are kept as they are", cancellationToken).ConfigureAwait(false);
+        }
+
         if (exit != 0)
         {
             return exit;

@@ -19,6 +19,9 @@ internal static class ExitCodes
     /// <summary>A host could not be reached or presented a wrong key.</summary>
     public const int HostProblem = 3;
 
+    /// <summary>An instance waits for a person's approval (<c>jailwf approve</c>); nothing failed.</summary>
+    public const int WaitsForApproval = 4;
+
     /// <summary>Anything else.</summary>
     public const int InternalError = 70;
 
@@ -30,6 +33,7 @@ internal static class ExitCodes
             PlanValidationException => (BadInput, "Invalid plan"),
             DefinitionValidationException => (BadInput, "Invalid workflow definition"),
             ValidationException => (BadInput, "Invalid option"),
+            NotAwaitingApprovalException => (BadInput, "Nothing to approve"),
             KeyNotFoundException => (BadInput, "Not found"),
             InstanceConflictException => (BadInput, "Refused"),
             FileNotFoundException => (BadInput, "Not found"),

@@ -13,7 +13,7 @@ internal static class Monitor
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Follows the instances; returns 0 when all completed, 1 when any failed.</summary>
+    /// <summary>Follows the instances until each completed, failed or waits for an approval; returns 0 when all completed, 1 when any failed, 4 when any waits for an approval.</summary>
     public static async Task<int> FollowAsync(InstanceQueries queries, IReadOnlyList<string> instanceIds, CancellationToken cancellationToken)
     {
         IReadOnlyList<InstanceView> views = [];
@@ -86,16 +86,25 @@ internal static class Monitor
         return views;
     }
 
-    private static bool Settled(InstanceView view) => view.Status is WorkflowStatus.Complete or WorkflowStatus.Terminated or WorkflowStatus.Suspended;
+    private static bool Settled(InstanceView view) => view.Status is WorkflowStatus.Complete or WorkflowStatus.Terminated or WorkflowStatus.Suspended || view.Approval is not null;
 
     private static int Summarize(IReadOnlyList<InstanceView> views)
     {
         var failed = false;
+        var waiting = false;
         foreach (var view in views)
         {
             if (view.Status == WorkflowStatus.Complete)
             {
                 AnsiConsole.MarkupLine($"[green]✔[/] {Markup.Escape(view.Server ?? view.Id)}: {Markup.Escape(view.Definition)} v{view.Version} completed (instance {view.Id})");
+                continue;
+            }
+
+            if (view.Approval is { } approval)
+            {
+                waiting = true;
+                AnsiConsole.MarkupLine($"[yellow]⏸[/] {Markup.Escape(view.Server ?? view.Id)}: waits for approval at step [bold]{Markup.Escape(approval.Step)}[/]: {Markup.Escape(string.Join(", ", approval.Files))}");
+                AnsiConsole.MarkupLine($"  after looking at them: [bold]jailwf approve {view.Id} --reason \"...\"[/]; journal: jailwf logs {view.Id}");
                 continue;
             }
 
@@ -105,7 +114,7 @@ internal static class Monitor
             Consoles.Error.MarkupLine($"  after fixing the cause: [bold]jailwf resume {view.Id}[/]; journal: jailwf logs {view.Id}");
         }
 
-        return failed ? ExitCodes.WorkflowFailed : 0;
+        return failed ? ExitCodes.WorkflowFailed : waiting ? ExitCodes.WaitsForApproval : 0;
     }
 
     private static Table Render(IReadOnlyList<InstanceView> views)
@@ -118,6 +127,7 @@ internal static class Monitor
                 StepState.Done => $"[green]{Markup.Escape(s.Id)}✔[/]",
                 StepState.Running => $"[yellow]{Markup.Escape(s.Id)}…[/]",
                 StepState.Failed => $"[red]{Markup.Escape(s.Id)}✘[/]",
+                StepState.AwaitingApproval => $"[yellow]{Markup.Escape(s.Id)}⏸[/]",
                 _ => $"[grey]{Markup.Escape(s.Id)}[/]",
             }));
             var output = view.LastOutput ?? string.Empty;

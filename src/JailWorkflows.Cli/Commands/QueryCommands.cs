@@ -51,6 +51,12 @@ internal sealed class StatusCommand : AsyncCommand<InstanceSettings>
             }
 
             AnsiConsole.Write(table);
+            if (view.Approval is { } approval)
+            {
+                AnsiConsole.MarkupLine($"[yellow]waits for approval[/] at step [bold]{Markup.Escape(approval.Step)}[/]: {Markup.Escape(string.Join(", ", approval.Files))}");
+                AnsiConsole.MarkupLine($"  continue with: jailwf approve {view.Id} --reason \"...\"");
+            }
+
             if (view.LastError is { } error)
             {
                 AnsiConsole.MarkupLine($"[red]last error:[/] {Markup.Escape(error)}");

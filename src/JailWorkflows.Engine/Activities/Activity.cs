@@ -225,11 +225,19 @@ public abstract class Activity : StepBodyAsync
         /// </summary>
         /// <param name="jobId">The job id.</param>
         /// <param name="script">The job's command.</param>
+        /// <param name="observeLines">Called once per call (one poll of the job, however many output chunks it read) with the
+        /// complete output lines read (after they were journaled), e.g. to journal dump(8)'s progress; null for none.</param>
+        /// <param name="watchdog">A no-output watchdog: when the running job has printed nothing (not a byte) for this
+        /// long, it is killed (<see cref="HostJobs.KillAsync"/>) and the step fails as an incident naming the watchdog;
+        /// resume starts a new attempt. Null for none. Measured between polls of this engine.</param>
         /// <returns>The exit status when the job ended; null while it runs (return <see cref="Sleep"/>).</returns>
-        /// <exception cref="HostJobLostException">The job has neither a live process nor an exit status (host rebooted, job killed).</exception>
-        public async Task<int?> RunJobAsync(string jobId, ShellCommand script)
+        /// <exception cref="HostJobLostException">The job has neither a live process nor an exit status (host rebooted, job
+        /// killed); the checkpoint then holds the next attempt, so resume starts the job anew instead of meeting the lost one.</exception>
+        /// <exception cref="ActivityFailedException">The watchdog killed the job.</exception>
+        public async Task<int?> RunJobAsync(string jobId, ShellCommand script, Func<IReadOnlyList<string>, Task>? observeLines = null, TimeSpan? watchdog = null)
         {
             var jobs = await JobsAsync().ConfigureAwait(false);
+            var now = Services.Time.GetUtcNow();
             if (State.JobId != jobId)
             {
                 // Instances of one engine may share a job (one world for many jails): probe and start under a
@@ -262,12 +270,27 @@ public abstract class Activity : StepBodyAsync
 
                 State.JobId = jobId;
                 State.OutputOffset = 0;
+                State.Values[LastOutputKey] = now.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+                State.Values[OutputSeenKey] = "0";
             }
 
             HostJobState poll;
+            byte[] tail = [];
+            var observed = new List<string>();
+            var sawOutput = false;
+            var seen = State.Values.TryGetValue(OutputSeenKey, out var seenText) && long.TryParse(seenText, System.Globalization.CultureInfo.InvariantCulture, out var seenValue) ? seenValue : 0;
             do
             {
                 poll = await jobs.PollAsync(jobId, State.OutputOffset, CancellationToken).ConfigureAwait(false);
+
+                // New bytes only: an unfinished last line (a prompt) is read again by every poll until its newline comes.
+                if (poll.OutputOffset > seen)
+                {
+                    sawOutput = true;
+                    seen = poll.OutputOffset;
+                    State.Values[OutputSeenKey] = seen.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
                 var lines = CompleteLines(poll.NewOutput, out var consumed);
                 if (consumed == 0 && poll.MoreOutput)
                 {
@@ -276,9 +299,11 @@ public abstract class Activity : StepBodyAsync
                     consumed = poll.NewOutput.Length;
                 }
 
+                tail = poll.MoreOutput ? [] : poll.NewOutput[consumed..];
                 if (lines.Count > 0)
                 {
                     await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, lines, CancellationToken).ConfigureAwait(false);
+                    observed.AddRange(lines);
                 }
 
                 State.OutputOffset += consumed;
@@ -289,12 +314,18 @@ public abstract class Activity : StepBodyAsync
                     if (rest.Length > 0)
                     {
                         await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [rest], CancellationToken).ConfigureAwait(false);
+                        observed.Add(rest);
                     }
 
                     State.OutputOffset += poll.NewOutput.Length - consumed;
                 }
             }
             while (poll.MoreOutput);
+
+            if (observeLines is not null && observed.Count > 0)
+            {
+                await observeLines(observed).ConfigureAwait(false);
+            }
 
             switch (poll.Status)
             {
@@ -304,15 +335,65 @@ public abstract class Activity : StepBodyAsync
                     State.OutputOffset = 0;
                     return poll.ExitStatus ?? -1;
                 case HostJobStatus.Lost:
-                    // Never a success and never the same job again: the next run (after resume) is a new attempt.
-                    await JournalAsync(JournalEntryKind.JobFinished, $"host job {jobId} is lost: no process and no exit status (host rebooted or job killed)", jobId).ConfigureAwait(false);
-                    State.Attempt++;
-                    State.JobId = null;
-                    State.OutputOffset = 0;
-                    throw Fail(new HostJobLostException(JailHostSpec.Name, jobId).Message + " Resume starts a new attempt.");
+                    await NextAttemptAsync(jobId, "lost").ConfigureAwait(false);
+                    throw new HostJobLostException(JailHostSpec.Name, jobId);
                 default:
-                    return null;
+                    break;
             }
+
+            // Any byte counts as output (a prompt has no newline); the clock runs from the last poll that saw some.
+            if (sawOutput || !State.Values.TryGetValue(LastOutputKey, out var last)
+                || !DateTimeOffset.TryParse(last, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var lastOutput))
+            {
+                State.Values[LastOutputKey] = now.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (watchdog is { } limit && now - lastOutput >= limit)
+            {
+                // The unfinished last line is usually the prompt it waits on: journal it, name it.
+                var prompt = System.Text.Encoding.UTF8.GetString(tail).Trim();
+                if (prompt.Length > 0)
+                {
+                    await Services.Journal.AppendJobOutputAsync(InstanceId, StepId, jobId, [prompt], CancellationToken).ConfigureAwait(false);
+                }
+
+                await jobs.KillAsync(jobId, CancellationToken).ConfigureAwait(false);
+                await NextAttemptAsync(jobId, "killed by the watchdog").ConfigureAwait(false);
+                throw Fail($"watchdog: host job {jobId} on {JailHostSpec.Name} printed nothing for {limit.TotalSeconds:0} s (it probably waits on a prompt{(prompt.Length > 0 ? $": '{prompt}'" : string.Empty)}); it was killed; resume runs it again");
+            }
+
+            return null;
+        }
+
+        /// <summary>
+        /// The waiting step's approval: whether the event it waits for was published (<c>jailwf approve</c>) and its data.
+        /// </summary>
+        public bool EventPublished => _context.ExecutionPointer.EventPublished;
+
+        /// <summary>The data of the published event the step waited for (see <see cref="EventPublished"/>), or null.</summary>
+        public object? EventData => _context.ExecutionPointer.EventData;
+
+        /// <summary>
+        /// Checkpoints the state and makes the step wait for the event <paramref name="eventName"/> with key
+        /// <paramref name="eventKey"/> (WorkflowCore subscription, effective now): the step runs again, with
+        /// <see cref="EventPublished"/> true, once the event is published.
+        /// </summary>
+        /// <param name="eventName">The event name (e.g. <c>approval</c>).</param>
+        /// <param name="eventKey">The event key (e.g. <c>&lt;instance&gt;:&lt;step&gt;</c>).</param>
+        /// <returns>The result to return from the step.</returns>
+        public ExecutionResult WaitForEvent(string eventName, string eventKey)
+        {
+            var result = ExecutionResult.WaitForEvent(eventName, eventKey, Services.Time.GetUtcNow().UtcDateTime);
+            result.PersistenceData = State;
+            return result;
+        }
+
+        private async Task NextAttemptAsync(string jobId, string why)
+        {
+            await JournalAsync(JournalEntryKind.Error, $"host job {jobId} {why}; the next attempt starts a new job", jobId).ConfigureAwait(false);
+            State.JobId = null;
+            State.OutputOffset = 0;
+            State.Attempt++;
+            _context.ExecutionPointer.PersistenceData = State;
         }
 
         /// <summary>Reads a host job's whole output (for parsing after it ended).</summary>
@@ -331,6 +412,10 @@ public abstract class Activity : StepBodyAsync
             while (poll.MoreOutput);
             return System.Text.Encoding.UTF8.GetString(all.ToArray());
         }
+
+        private const string LastOutputKey = "job.lastOutputAt";
+
+        private const string OutputSeenKey = "job.outputSeen";
 
         private static List<string> CompleteLines(byte[] output, out int consumed)
         {

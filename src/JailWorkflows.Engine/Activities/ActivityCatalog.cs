@@ -57,7 +57,8 @@ public static class ActivityCatalog
               "additionalProperties": false,
               "properties": {
                 "dumpLevel": { "type": "integer", "minimum": 0, "maximum": 0, "default": 0, "description": "dump(8) level; only 0 (a full dump into an empty jail root) until incremental passes (restore -r with restoresymtable kept) exist." },
-                "snapshot": { "type": "boolean", "default": true, "description": "Ask for dump -L (snapshot) where the source supports it (5.0 and later)." }
+                "snapshot": { "type": "boolean", "default": true, "description": "Ask for dump -L (snapshot) where the source supports it (5.0 and later)." },
+                "allowInconsistentDump": { "type": "boolean", "default": false, "description": "Accept a partition whose dump printed 'dump downgraded, -L ignored' (a copy of the live file system, not snapshot-consistent) instead of stopping with an incident." }
               }
             }
             """),
@@ -82,9 +83,17 @@ public static class ActivityCatalog
         new(
             "MergeEtc",
             typeof(MergeEtc),
-            "Merges /etc unattended (mergemaster -i -D <jail root> with every prompt answered by its default, mergemaster(8)): files the jail lacks are installed, etc/rc.d is replaced wholesale, files that differ stay for consideration and are listed in the journal.",
-            RecoveryPolicy.Rerun,
-            NoInputs),
+            "Merges /etc unattended (mergemaster -i -D <jail root> with every prompt answered by its default, mergemaster(8)): files the jail lacks are installed, etc/rc.d is replaced wholesale, boot is dropped from the temproot, files that differ stay for consideration and are listed in the journal; a no-output watchdog kills a run that waits on a prompt; etcupdate extract leaves a baseline for later upgrades; master.passwd, group, motd, mail/* and files with conflict markers wait for an approval (jailwf approve).",
+            RecoveryPolicy.AskOperator,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "watchdogSeconds": { "type": "integer", "minimum": 1, "maximum": 86400, "default": 600, "description": "Seconds mergemaster may print nothing before the watchdog kills it (it waits on a prompt) and the step becomes an incident." }
+              }
+            }
+            """),
         new(
             "StartJail",
             typeof(StartJail),

@@ -13,6 +13,7 @@ namespace JailWorkflows.Engine.Activities;
 /// rc.d/jail prints <c>cannot start jail</c> (or <c>Cannot 'start' jail. Set jail_enable to YES</c>) and still exits 0.
 /// A jail that already runs from this jail root is left alone (a no-op that succeeds); one of the same name running
 /// from another path is an incident.
+/// Refused (an incident listing them) while a file under the jail's etc holds conflict markers.
 /// </summary>
 /// <remarks>
 /// rc.d/jail reads <c>/etc/jail.conf.d/&lt;name&gt;.conf</c> (FreeBSD 13 and later), <c>jail_&lt;name&gt;_conf</c> or
@@ -25,6 +26,7 @@ public sealed class StartJail(ActivityServices services) : Activity(services)
     /// <inheritdoc />
     protected override async Task<ExecutionResult> ExecuteAsync(ActivityRun run)
     {
+        await RefuseConflictMarkersAsync(run).ConfigureAwait(false);
         var jail = run.Server.Jail;
         var conf = await JailConfFile.EnsureAsync(run).ConfigureAwait(false);
         if (await JailConfFile.RunningAsync(run).ConfigureAwait(false) is { } running)
@@ -53,6 +55,22 @@ public sealed class StartJail(ActivityServices services) : Activity(services)
 
         await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} started: JID {listed.Jid}, {listed.Ip}, {listed.Path}").ConfigureAwait(false);
         return ExecutionResult.Next();
+    }
+
+    /// <summary>A file under the jail's etc with conflict markers (<c>&lt;&lt;&lt;&lt;&lt;&lt;&lt;</c>) blocks the start: an incident listing them.</summary>
+    private static async Task RefuseConflictMarkersAsync(ActivityRun run)
+    {
+        var scan = await run.RunAsync(EtcReview.ConflictScan(run.JailRoot)).ConfigureAwait(false);
+        if (scan.ExitStatus is not (0 or 1))
+        {
+            throw run.Fail($"scanning {run.JailRoot.Combine("etc")} for conflict markers failed (grep exit {scan.ExitStatus}: {scan.StdErr.Trim()})");
+        }
+
+        var files = EtcReview.ParseConflictScan(scan.StdOut, run.JailRoot);
+        if (files.Count > 0)
+        {
+            throw run.Fail($"jail {run.Server.Jail.Name} not started: {files.Count} file(s) in its etc hold conflict markers (<<<<<<<): {string.Join(", ", files)}; resolve them, then resume");
+        }
     }
 }
 

@@ -10,7 +10,7 @@ namespace JailWorkflows.Engine.Activities;
 /// Strips what a jail must not carry (FREEBSD.md, "The strip step"): backs up <c>etc</c> once (outside the
 /// jail root), clears file flags and removes <c>usr/src</c>, <c>usr/ports</c> (recreated empty), the
 /// objdir, <c>boot</c>, <c>kernel*</c> and <c>dev</c> (recreated empty, 0555), reduces rc.conf to the
-/// enabled services (each removed line journaled) and empties fstab. Running it twice changes nothing.
+/// enabled services (each removed and each kept setting journaled) and empties fstab. Running it twice changes nothing.
 /// </summary>
 public sealed class Strip(ActivityServices services) : Activity(services)
 {
@@ -53,6 +53,11 @@ public sealed class Strip(ActivityServices services) : Activity(services)
             foreach (var line in reduced.Removed)
             {
                 await run.JournalAsync(JournalEntryKind.Info, $"rc.conf: removed line {line.LineNumber} ({line.Reason}): {line.Text}").ConfigureAwait(false);
+            }
+
+            foreach (var line in reduced.Kept.Split('\n').Select(l => l.TrimEnd('\r').Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')))
+            {
+                await run.JournalAsync(JournalEntryKind.Info, $"rc.conf: kept: {line}").ConfigureAwait(false);
             }
 
             foreach (var line in reduced.Unrecognised)

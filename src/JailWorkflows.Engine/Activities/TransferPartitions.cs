@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using JailWorkflows.Engine.Store;
 using JailWorkflows.FreeBsd;
 using JailWorkflows.Shell;
@@ -15,7 +17,10 @@ namespace JailWorkflows.Engine.Activities;
 /// Recovery (probe first): a partition with its completion marker is never redone; a job that exists is
 /// re-attached; a new attempt first wipes what an interrupted restore left (file flags cleared), because a
 /// new dump cannot resume an old one. A partition counts as done only when both sides exited 0 and restore
-/// reported none of its failure phrases; <c>restoresymtable</c> is then removed.
+/// reported none of its failure phrases; <c>restoresymtable</c> is then removed. A dump that asked for a snapshot
+/// (<c>-L</c>, 5.0 and later) and printed <c>dump downgraded, -L ignored</c> is an incident, not a success, unless the
+/// step input <c>allowInconsistentDump</c> accepts it. dump's progress lines become <see cref="JournalEntryKind.Progress"/>
+/// entries (percent done and time left), at most one per poll.
 /// </remarks>
 public sealed class TransferPartitions(ActivityServices services) : Activity(services)
 {
@@ -35,6 +40,7 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
 
         var level = (int?)run.Inputs["dumpLevel"] ?? 0;
         var snapshot = (bool?)run.Inputs["snapshot"] ?? true;
+        var allowInconsistent = (bool?)run.Inputs["allowInconsistentDump"] ?? false;
         var release = FreeBsdRelease.Parse(run.Server.Release ?? "4.0-RELEASE");
         while (run.State.Index < partitions.Count)
         {
@@ -75,7 +81,7 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                 level,
                 snapshot,
                 jobDir + "/tmp");
-            var exit = await run.RunJobAsync(jobId, pipeline).ConfigureAwait(false);
+            var exit = await run.RunJobAsync(jobId, pipeline, lines => JournalProgressAsync(run, partition.MountPoint, lines)).ConfigureAwait(false);
             if (exit is null)
             {
                 return run.Sleep();
@@ -85,7 +91,8 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
             var dumpStatus = await host.ReadFileAsync(jobDir + "/dump.status", run.CancellationToken).ConfigureAwait(false);
             var restoreStatus = await host.ReadFileAsync(jobDir + "/restore.status", run.CancellationToken).ConfigureAwait(false);
             var output = await run.JobOutputAsync(jobId).ConfigureAwait(false);
-            var verdict = Transfer.Judge(dumpStatus, restoreStatus, output, snapshot && Dump.UsesSnapshot(release));
+            var snapshotRequested = snapshot && Dump.UsesSnapshot(release);
+            var verdict = Transfer.Judge(dumpStatus, restoreStatus, output, snapshotRequested);
             if (exit != 0 || !verdict.Complete)
             {
                 run.State.Attempt++;
@@ -93,9 +100,21 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                 throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: transfer failed ({string.Join("; ", verdict.Problems.DefaultIfEmpty($"job exit {exit}"))}); resume wipes it and transfers it again");
             }
 
-            if (!verdict.SnapshotConsistent)
+            if (snapshotRequested && !verdict.SnapshotConsistent)
             {
-                await run.JournalAsync(JournalEntryKind.Warning, $"partition {partition.MountPoint}: dump ran without a snapshot (not snapshot-consistent)").ConfigureAwait(false);
+                // dump(8): "dump downgraded, -L ignored": the copy is of the live file system, not of a snapshot.
+                if (!allowInconsistent)
+                {
+                    run.State.Attempt++;
+                    run.State.JobId = null;
+                    throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: dump downgraded, -L ignored: the copy is of the live file system and not snapshot-consistent (is {SnapDirectory(partition.MountPoint)} missing on the source?). Fix the snapshot and resume (the partition is wiped and transferred again), or accept such copies with the step input allowInconsistentDump");
+                }
+
+                await run.JournalAsync(JournalEntryKind.Warning, $"partition {partition.MountPoint}: dump downgraded, -L ignored (not snapshot-consistent); accepted because allowInconsistentDump is set").ConfigureAwait(false);
+            }
+            else if (!verdict.SnapshotConsistent)
+            {
+                await run.JournalAsync(JournalEntryKind.Warning, $"partition {partition.MountPoint}: dump ran without a snapshot (not snapshot-consistent; {(snapshot ? $"{release} has no dump -L" : "snapshot not requested")})").ConfigureAwait(false);
             }
 
             // restoresymtable is only needed for a later incremental restore; it must not stay in the jail.
@@ -109,6 +128,34 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
 
         return ExecutionResult.Next();
     }
+
+    /// <summary>
+    /// The progress entry for one poll's output lines: the last dump(8) progress line among them
+    /// (<see cref="Dump.ParseStderrLine"/>) as <c>partition /usr: 45.23% done, 0:10 left</c>; null when none.
+    /// </summary>
+    internal static string? ProgressMessage(string mountPoint, IEnumerable<string> lines)
+    {
+        var last = lines.Select(Dump.ParseStderrLine).LastOrDefault(l => l.Kind == DumpLineKind.Progress);
+        if (last?.PercentDone is not { } percent)
+        {
+            return null;
+        }
+
+        var left = last.Remaining is { } r
+            ? string.Create(CultureInfo.InvariantCulture, $"{(int)r.TotalHours}:{r.Minutes:00} left")
+            : "finishing soon";
+        return string.Create(CultureInfo.InvariantCulture, $"partition {mountPoint}: {percent:0.##}% done, {left}");
+    }
+
+    private static async Task JournalProgressAsync(ActivityRun run, string mountPoint, IReadOnlyList<string> lines)
+    {
+        if (ProgressMessage(mountPoint, lines) is { } message)
+        {
+            await run.JournalAsync(JournalEntryKind.Progress, message, run.State.JobId).ConfigureAwait(false);
+        }
+    }
+
+    private static string SnapDirectory(string mountPoint) => mountPoint == "/" ? "/.snap" : mountPoint + "/.snap";
 
     internal static string MarkerName(string mountPoint) => mountPoint == "/" ? "root" : mountPoint.Trim('/').Replace('/', '_');
 

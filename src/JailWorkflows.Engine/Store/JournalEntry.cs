@@ -32,6 +32,13 @@ public enum JournalEntryKind
 
     /// <summary>A person acted on the instance (approval, incident decision, suspend, resume, terminate).</summary>
     OperatorAction,
+
+    /// <summary>How far a host job is, read from its output (e.g. dump(8)'s <c>45.23% done, finished in 0:10</c>): the message
+    /// names the item, the percent done and the time left. At most one per poll.</summary>
+    Progress,
+
+    /// <summary>The instance waits for a person's approval (<c>jailwf approve</c>); the message names what to look at.</summary>
+    ApprovalRequested,
 }
 
 /// <summary>

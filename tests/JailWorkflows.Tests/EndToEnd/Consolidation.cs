@@ -75,6 +75,31 @@ internal sealed class Consolidation
 
     public string[] ResumeArgs(string instance) => ["resume", instance, "--db", Database, "--poll", "0.3"];
 
+    public string[] ApproveArgs(string instance) => ["approve", instance, "--reason", "e2e: the lab server's accounts, motd and mail aliases are kept", "--db", Database, "--poll", "0.3"];
+
+    /// <summary>
+    /// Waits for a jailwf process; when it stopped because the instance waits for the approval of its /etc files
+    /// (exit 4), approves them as an admin would and follows the instance to the end. Returns the last exit code.
+    /// </summary>
+    public async Task<(int Exit, string StdOut, string StdErr)> FinishAsync(Jailwf process, TimeSpan timeout)
+    {
+        var exit = await process.WaitAsync(timeout);
+        if (exit != 4)
+        {
+            return (exit, process.StdOut, process.StdErr);
+        }
+
+        var instance = (await InstanceAsync())!.Id;
+        return await Jailwf.RunAsync(timeout, ApproveArgs(instance));
+    }
+
+    /// <summary>Runs jailwf with <paramref name="args"/> and, through an approval if one is asked for, to the end.</summary>
+    public async Task<(int Exit, string StdOut, string StdErr)> RunToEndAsync(TimeSpan timeout, params string[] args)
+    {
+        using var process = Jailwf.Start(args);
+        return await FinishAsync(process, timeout);
+    }
+
     /// <summary>Stops the jail through the lab's jail(8) shim, if it runs.</summary>
     public async Task StopJailAsync()
     {

@@ -305,7 +305,19 @@ public sealed class JailHostShimTests(LabFixture fixture)
         Assert.Contains("How should I deal with this? [Leave it for later]", install.StdOut, StringComparison.Ordinal);
         Assert.Equal(File.ReadAllText(Path.Combine(Info.JailHost.SrcDir, "etc/shells")), await File.ReadAllTextAsync(Path.Combine(root, "etc/shells")));
         Assert.Equal("10.11.12.13 ServerA\n", await File.ReadAllTextAsync(Path.Combine(root, "etc/hosts")));
-        Assert.False(Directory.Exists(Path.Combine(root, "boot")));
+        // make distribution puts boot/device.hints into the temproot and -i installs it, as on FreeBSD (jailwf drops boot first).
+        Assert.True(File.Exists(Path.Combine(root, "boot/device.hints")), install.ToString());
+
+        // $HOME/.mergemasterrc is read and MM_PRE_COMPARE_SCRIPT sourced in the temproot before comparing.
+        Directory.Delete(Path.Combine(root, "boot"), recursive: true);
+        var home = Path.Combine(Info.JailHost.JobsDir, "mm-home");
+        Directory.CreateDirectory(home);
+        await File.WriteAllTextAsync(Path.Combine(home, "drop-boot.sh"), JailWorkflows.FreeBsd.MergemasterRc.DropBootScript);
+        await File.WriteAllTextAsync(Path.Combine(home, ".mergemasterrc"), JailWorkflows.FreeBsd.MergemasterRc.Render(Path.Combine(home, "drop-boot.sh")));
+        var dropped = await OnJailHost(Mergemaster("mm-i2", "-i").WithEnvironment([new("HOME", home)]));
+        Assert.True(dropped.ExitCode == 0, dropped.ToString());
+        Assert.Contains("*** jailwf: boot removed from", dropped.StdOut, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(root, "boot")), dropped.ToString());
 
         var both = await OnJailHost(Mergemaster("mm-ai", "-a", "-i"));
         Assert.Equal(1, both.ExitCode);

@@ -23,6 +23,9 @@ internal sealed class Jailwf : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code, once <see cref="HasExited"/>.</summary>
+    public int ExitCode => _process.ExitCode;
+
     public string StdOut { get { lock (_stdout) { return _stdout.ToString(); } } }
 
     public string StdErr { get { lock (_stderr) { return _stderr.ToString(); } } }

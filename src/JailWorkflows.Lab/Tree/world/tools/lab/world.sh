@@ -113,11 +113,20 @@ installworld)
 	echo ">>> Installing everything started on $(LC_ALL=C date)"
 	line
 	mkdir -p "${DESTDIR}"
-	sleep "${LAB_STAGE_SECONDS}"
 	# Files that carry schg in the target (restored from an old server) are replaced as install -fschg would.
 	(cd "${WORLDDIR}/root" && find . ! -type d) | while read -r f; do
 		if [ -f "${DESTDIR}/$f" ] && [ ! -L "${DESTDIR}/$f" ]; then chattr -i "${DESTDIR}/$f" 2>/dev/null; fi
 	done
+	# As the real installworld, includes and libraries go first, then everything else (a kill in between
+	# leaves a half-finished install; LAB_STAGE_SECONDS is the time between the two).
+	for part in usr/include lib usr/lib; do
+		if [ -d "${WORLDDIR}/root/$part" ]; then
+			mkdir -p "${DESTDIR}/$part"
+			cp -a --remove-destination "${WORLDDIR}/root/$part/." "${DESTDIR}/$part/" || exit 1
+		fi
+	done
+	echo ">>> Libraries installed; installing everything else"
+	sleep "${LAB_STAGE_SECONDS}"
 	cp -a --remove-destination "${WORLDDIR}/root/." "${DESTDIR}/" || exit 1
 	line
 	echo ">>> Installing everything completed on $(LC_ALL=C date)"
@@ -133,6 +142,11 @@ distribution)
 	[ -n "${DESTDIR:-}" ] || { echo "ERROR: lab: DESTDIR required" >&2; exit 1; }
 	mkdir -p "${DESTDIR}/etc"
 	cp -pR "${SRCTOP}/etc/." "${DESTDIR}/etc/"
+	# FreeBSD's etc/Makefile installs the kernel's GENERIC.hints as /boot/device.hints (a jail needs no /boot).
+	if [ -f "${SRCTOP}/sys/amd64/conf/GENERIC.hints" ]; then
+		mkdir -p "${DESTDIR}/boot"
+		cp -p "${SRCTOP}/sys/amd64/conf/GENERIC.hints" "${DESTDIR}/boot/device.hints"
+	fi
 	;;
 *)
 	echo "world.sh: unknown target $target" >&2

@@ -1,0 +1,46 @@
+using System.ComponentModel;
+using JailWorkflows.Engine;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace JailWorkflows.Cli.Commands;
+
+/// <summary>
+/// <c>jailwf approve &lt;instance&gt; [--reason &lt;text&gt;]</c>: a person's go-ahead for what the instance waits for (the
+/// files MergeEtc left for a person); the instance continues and is followed to the end, as <c>resume</c> does.
+/// </summary>
+internal sealed class ApproveCommand : AsyncCommand<ApproveCommand.Settings>
+{
+    public sealed class Settings : InstanceSettings
+    {
+        [CommandOption("--reason <TEXT>")]
+        [Description("Why it is approved (written to the journal).")]
+        public string? Reason { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var options = settings.ToEngineOptions();
+        if (!File.Exists(options.DatabasePath))
+        {
+            throw new FileNotFoundException($"No JailWorkflows database at {options.DatabasePath}.", options.DatabasePath);
+        }
+
+        await using var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var id = await engine.Queries.ResolveIdAsync(settings.Instance, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{settings.Instance}'.");
+        return await ApproveAndFollowAsync(engine, [id], settings.Reason, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Approves each instance, then follows them all to the end.</summary>
+    public static async Task<int> ApproveAndFollowAsync(JailwfEngine engine, IReadOnlyList<string> ids, string? reason, CancellationToken cancellationToken)
+    {
+        foreach (var id in ids)
+        {
+            var request = await engine.ApproveAsync(id, reason, cancellationToken).ConfigureAwait(false);
+            AnsiConsole.MarkupLine($"approved step [bold]{Markup.Escape(request.Step)}[/] of instance {id}: {Markup.Escape(string.Join(", ", request.Files))}");
+        }
+
+        return await Monitor.FollowAsync(engine.Queries, ids, cancellationToken).ConfigureAwait(false);
+    }
+}
