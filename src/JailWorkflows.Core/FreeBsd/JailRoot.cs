@@ -75,6 +75,46 @@ public sealed partial class JailRoot : IEquatable<JailRoot>
     /// <returns>True when valid.</returns>
     public static bool IsValidJailName(string? jailName) => jailName is not null && JailNamePattern().IsMatch(jailName);
 
+    /// <summary>
+    /// A guard for commands that act inside the jail root: fails (exit 1, naming the path) when the jail root or
+    /// any component of the given paths below it is a symbolic link. The tree came from a legacy server and is
+    /// not trusted: an <c>etc</c> that links to <c>/etc</c> would make an edit of the jail's rc.conf an edit of the
+    /// jail host's. Paths that do not exist pass (<c>test ! -h</c>).
+    /// </summary>
+    /// <param name="relatives">Paths inside the jail root, e.g. <c>etc/rc.conf</c> or <c>/usr</c>.</param>
+    /// <returns>The guard; chain the action after it with <see cref="Shell.ShellCommand.And"/>.</returns>
+    /// <exception cref="ArgumentException">A path is not a safe path inside the jail root.</exception>
+    public Shell.ShellCommand RefuseSymlinks(params IEnumerable<string> relatives)
+    {
+        ArgumentNullException.ThrowIfNull(relatives);
+        var checkedPaths = new List<string> { Path };
+        foreach (var relative in relatives)
+        {
+            var trimmed = Combine(relative)[Path.Length..].Trim('/');
+            var prefix = Path;
+            foreach (var segment in trimmed.Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                prefix += "/" + segment;
+                if (!checkedPaths.Contains(prefix))
+                {
+                    checkedPaths.Add(prefix);
+                }
+            }
+        }
+
+        Shell.ShellCommand? guard = null;
+        foreach (var path in checkedPaths)
+        {
+            var one = Shell.ShellCommand.Of("test", "!", "-h", path)
+                .Or(Shell.ShellCommand.Of("printf", "jailwf: %s is a symbolic link inside the jail root; refusing to follow it\n", path)
+                    .And(Shell.ShellCommand.Of("false")).Subshell())
+                .Subshell();
+            guard = guard is null ? one : guard.And(one);
+        }
+
+        return guard!;
+    }
+
     /// <summary>Validates a directory path the way jail roots require (absolute, normalised, not <c>/</c>).</summary>
     /// <param name="path">The path.</param>
     /// <param name="paramName">The parameter name used in the exception.</param>

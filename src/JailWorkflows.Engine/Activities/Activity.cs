@@ -194,6 +194,23 @@ public abstract class Activity : StepBodyAsync
             return await host.RunCheckedAsync(command, CancellationToken).ConfigureAwait(false);
         }
 
+        /// <summary>
+        /// Fails the step (an incident) when the jail root or a component of one of the paths below it is a symbolic
+        /// link (<see cref="JailRoot.RefuseSymlinks"/>): the restored tree is not trusted, and following a link would
+        /// act on the jail host's own files.
+        /// </summary>
+        /// <param name="relatives">Paths inside the jail root the step is about to read or change.</param>
+        /// <returns>A task.</returns>
+        /// <exception cref="ActivityFailedException">A symbolic link was found.</exception>
+        public async Task RequireNoSymlinksAsync(params string[] relatives)
+        {
+            var result = await RunAsync(JailRoot.RefuseSymlinks(relatives)).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                throw Fail($"{result.StdOut.Trim()} {result.StdErr.Trim()}".Trim() + "; nothing was changed: replace the link inside the jail root by hand, then resume");
+            }
+        }
+
         /// <summary>Whether a path exists on the jail host (<c>test -e</c>).</summary>
         /// <param name="path">The path.</param>
         /// <returns>True when it exists.</returns>

@@ -74,6 +74,8 @@ public sealed class InstallWorld(ActivityServices services) : Activity(services)
     {
         var host = await run.JailHostAsync().ConfigureAwait(false);
         var tempRoot = run.JailStateDir + "/temproot.preworld";
+        // installworld writes through DESTDIR into these: none may lead out of the jail root.
+        await run.RequireNoSymlinksAsync("etc/master.passwd", "etc/group", "bin", "sbin", "lib", "libexec", "rescue", "usr/bin", "usr/sbin", "usr/lib", "usr/libexec", "usr/share", "usr/include", "var").ConfigureAwait(false);
         await run.RunCheckedAsync(ShellCommand.Of("mkdir", "-p", run.JailStateDir).And(ShellCommand.Of("rm", "-rf", tempRoot))).ConfigureAwait(false);
         var mergemaster = await run.RunAsync(Mergemaster.PreWorld(srcDir, run.JailRoot, tempRoot)).ConfigureAwait(false);
         if (!mergemaster.Succeeded)

@@ -7,17 +7,17 @@ namespace JailWorkflows.Engine.Activities;
 /// <summary>
 /// The known_hosts file the jail host's ssh(1) checks when it reaches the source servers (the transfer, and
 /// Preflight's reachability check running the same command line): every source's pinned key from the plan,
-/// nothing learned on the fly (DESIGN.md D3, D6). <c>&lt;jailHost.stateDir&gt;/known_hosts</c>.
+/// nothing learned on the fly (DESIGN.md D3, D6). One file per jail, <c>&lt;jailHost.stateDir&gt;/jails/&lt;jail&gt;/known_hosts</c>,
+/// with only that server's key: instances of other plans cannot overwrite it or make it trust their keys.
 /// </summary>
 internal static class KnownHostsFile
 {
     /// <summary>The file's path on the jail host.</summary>
-    public static string PathOf(Activity.ActivityRun run) =>
-        JailRoot.ValidateDirectory(run.JailHostSpec.StateDir, "jailHost.stateDir") + "/known_hosts";
+    public static string PathOf(Activity.ActivityRun run) => run.JailStateDir + "/known_hosts";
 
     /// <summary>The file's content for the run's plan.</summary>
     public static string Content(Activity.ActivityRun run) =>
-        string.Join('\n', run.Data.Plan.Servers.Select(s => KnownHosts.Line(s.Ssh.Address, s.Ssh.Port, s.Ssh.HostKey))) + "\n";
+        KnownHosts.Line(run.Server.Ssh.Address, run.Server.Ssh.Port, run.Server.Ssh.HostKey) + "\n";
 
     /// <summary>Writes the file (and the state directory) unless it already holds exactly this content; idempotent.</summary>
     /// <returns>The file's path.</returns>
@@ -31,7 +31,7 @@ internal static class KnownHostsFile
             return path;
         }
 
-        await run.RunCheckedAsync(ShellCommand.Of("mkdir", "-p", JailRoot.ValidateDirectory(run.JailHostSpec.StateDir, "jailHost.stateDir"))).ConfigureAwait(false);
+        await run.RunCheckedAsync(ShellCommand.Of("mkdir", "-p", run.JailStateDir)).ConfigureAwait(false);
         await host.WriteFileAsync(path, Encoding.UTF8.GetBytes(content), "0644", run.CancellationToken).ConfigureAwait(false);
         return path;
     }

@@ -85,6 +85,7 @@ public sealed class MergeEtc(ActivityServices services) : Activity(services)
             run.State.Phase = "merge";
         }
 
+        await run.RequireNoSymlinksAsync("etc/rc.d", "var/db").ConfigureAwait(false);
         var script = ShellCommand.Of("mkdir", "-p", run.JailStateDir)
             .And(ShellCommand.Of("rm", "-rf", tempRoot))
             .And(ShellCommand.Of("rm", "-rf", run.JailRoot.Combine("etc/rc.d")))

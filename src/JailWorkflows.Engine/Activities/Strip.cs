@@ -21,6 +21,7 @@ public sealed class Strip(ActivityServices services) : Activity(services)
         if (run.State.Phase.Length == 0)
         {
             var backup = run.JailStateDir + "/etc.orig";
+            await run.RequireNoSymlinksAsync("etc", "usr/src", "usr/ports", "usr/obj", "boot", "dev").ConfigureAwait(false);
             var script = ShellCommand.Of("mkdir", "-p", run.JailStateDir)
                 .And(ShellCommand.Of("test", "-d", backup)
                     .Or(ShellCommand.Of("rm", "-rf", backup + ".tmp")
@@ -46,6 +47,7 @@ public sealed class Strip(ActivityServices services) : Activity(services)
 
         var host = await run.JailHostAsync().ConfigureAwait(false);
         var rcConfPath = root.Combine("etc/rc.conf");
+        await run.RequireNoSymlinksAsync("etc/rc.conf", "etc/fstab").ConfigureAwait(false);
         var rcConf = await host.ReadFileAsync(rcConfPath, run.CancellationToken).ConfigureAwait(false);
         if (rcConf is not null)
         {

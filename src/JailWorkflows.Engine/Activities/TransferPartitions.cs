@@ -59,14 +59,8 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                     continue;
                 }
 
-                var jobs = await run.JobsAsync().ConfigureAwait(false);
-                var existing = await jobs.PollAsync(jobId, 0, run.CancellationToken).ConfigureAwait(false);
-                if (existing.Status == Hosts.HostJobStatus.NotStarted)
-                {
-                    // Whatever an earlier, interrupted attempt left is wiped: restore -r wants an empty directory.
-                    await run.RunCheckedAsync(Wipe(run.JailRoot, partition.MountPoint)).ConfigureAwait(false);
-                    await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint}: transfer into {target} (attempt {run.State.Attempt + 1})").ConfigureAwait(false);
-                }
+                await KnownHostsFile.EnsureAsync(run).ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint}: transfer into {target} (attempt {run.State.Attempt + 1})").ConfigureAwait(false);
             }
 
             var pipeline = Transfer.Pipeline(
@@ -81,7 +75,12 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                 level,
                 snapshot,
                 jobDir + "/tmp");
-            var exit = await run.RunJobAsync(jobId, pipeline, lines => JournalProgressAsync(run, partition.MountPoint, lines)).ConfigureAwait(false);
+
+            // One job per attempt: refuse links, wipe what an earlier, interrupted attempt left (restore -r wants an
+            // empty directory; a new dump cannot resume an old one), then dump | restore. The wipe is part of the
+            // job, so it runs exactly once per attempt and never beside a running restore.
+            var job = run.JailRoot.RefuseSymlinks(partition.MountPoint).And(Wipe(run.JailRoot, partition.MountPoint)).And(pipeline);
+            var exit = await run.RunJobAsync(jobId, job, lines => JournalProgressAsync(run, partition.MountPoint, lines)).ConfigureAwait(false);
             if (exit is null)
             {
                 return run.Sleep();
