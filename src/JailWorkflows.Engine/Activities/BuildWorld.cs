@@ -96,8 +96,13 @@ internal sealed record WorldInfo(string SrcDir, string ObjDir, FreeBsdRelease Re
         var obj = JailRoot.ValidateDirectory(run.JailHostSpec.ObjDir, "jailHost.objDir");
         var newvers = await run.RunCheckedAsync(Make.ReadNewvers(src)).ConfigureAwait(false);
         var release = Make.ParseNewvers(newvers);
-        var stamp = $"src={src}\nrelease={release}\nnewvers-sha256={Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(newvers)))}\n";
-        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(src + "\n" + obj)))[..12];
+        // The tree's revision where it is a git checkout (FreeBSD's src since 13.0): an updated tree is another
+        // world, with its own stamp and its own build jobs; a tree without one is known by newvers.sh alone.
+        var revision = (await run.RunCheckedAsync(
+            ShellCommand.Of("git", "-C", src, "rev-parse", "HEAD").RedirectTo("/dev/null", fd: 2)
+                .Or(ShellCommand.Of("echo", "none"))).ConfigureAwait(false)).Trim();
+        var stamp = $"src={src}\nrelease={release}\nrevision={revision}\nnewvers-sha256={Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(newvers)))}\n";
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(src + "\n" + obj + "\n" + stamp)))[..12];
         return new WorldInfo(src, obj, release, stamp, obj + "/.jailwf-world-stamp", $"world-{key}-a");
     }
 }
