@@ -56,7 +56,8 @@ public sealed class ConsolidationTests(LabFixture lab)
             Assert.Contains("JobStarted", logs.StdOut, StringComparison.Ordinal);
             Assert.Contains("DUMP IS DONE", logs.StdOut, StringComparison.Ordinal);
             Assert.Contains("rc.conf: removed", logs.StdOut, StringComparison.Ordinal);
-            Assert.Contains("ServerC (FreeBSD 4.7) says hello", logs.StdOut, StringComparison.Ordinal);
+            Assert.Contains("service apache: up", logs.StdOut, StringComparison.Ordinal);
+            Assert.Contains("services up: apache", logs.StdOut, StringComparison.Ordinal);
         }
         finally
         {
