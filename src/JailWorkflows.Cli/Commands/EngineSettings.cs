@@ -45,4 +45,27 @@ internal class InstanceSettings : EngineSettings
     [CommandArgument(0, "<INSTANCE>")]
     [Description("The instance id (or a unique prefix of 8 or more characters).")]
     public string Instance { get; init; } = string.Empty;
+
+    /// <summary>Starts the engine on an existing database and resolves <see cref="Instance"/> (an id or a unique prefix).</summary>
+    public async Task<(JailwfEngine Engine, string InstanceId)> StartEngineForInstanceAsync(CancellationToken cancellationToken)
+    {
+        var options = ToEngineOptions();
+        if (!File.Exists(options.DatabasePath))
+        {
+            throw new FileNotFoundException($"No JailWorkflows database at {options.DatabasePath}.", options.DatabasePath);
+        }
+
+        var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var id = await engine.Queries.ResolveIdAsync(Instance, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No workflow instance '{Instance}'.");
+            return (engine, id);
+        }
+        catch
+        {
+            await engine.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 }

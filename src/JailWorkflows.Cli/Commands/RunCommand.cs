@@ -77,15 +77,8 @@ internal sealed class ResumeCommand : AsyncCommand<InstanceSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
     {
-        var options = settings.ToEngineOptions();
-        if (!File.Exists(options.DatabasePath))
-        {
-            throw new FileNotFoundException($"No JailWorkflows database at {options.DatabasePath}.", options.DatabasePath);
-        }
-
-        await using var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var id = await engine.Queries.ResolveIdAsync(settings.Instance, cancellationToken).ConfigureAwait(false)
-            ?? throw new KeyNotFoundException($"No workflow instance '{settings.Instance}'.");
+        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
+        await using var _ = engine.ConfigureAwait(false);
         var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
         switch (view!.Status)
         {
