@@ -68,7 +68,7 @@ public sealed class JailChecksTests(LabFixture lab)
 
             // Nothing changed: the foreign tree, no marker, no jail.conf, no job; only the transfer's known_hosts was written.
             var after = Snapshot(setting.Directory);
-            Assert.Equal(["state/known_hosts"], after.Except(before).Where(p => !IsEngineFile(p)).Order(StringComparer.Ordinal));
+            Assert.Equal(["state/jails/pf-refuse/known_hosts"], after.Except(before).Where(p => !IsEngineFile(p)).Order(StringComparer.Ordinal));
             Assert.Empty(before.Except(after));
             Assert.False(File.Exists(Path.Combine(setting.Plan.JailHost.StateDir, "jails/pf-refuse/owner")));
         }
@@ -98,7 +98,7 @@ public sealed class JailChecksTests(LabFixture lab)
         Assert.Equal(view.Id + "\n", await File.ReadAllTextAsync(Path.Combine(setting.Plan.JailHost.StateDir, "jails/pf-pass/owner")));
 
         var written = Snapshot(setting.Directory).Except(before).Where(p => !IsEngineFile(p)).Order(StringComparer.Ordinal);
-        Assert.Equal(["state/jails/pf-pass/owner", "state/known_hosts"], written);
+        Assert.Equal(["state/jails/pf-pass/known_hosts", "state/jails/pf-pass/owner"], written);
         Assert.False(Directory.Exists(setting.Plan.JailHost.JailsDir), "preflight must not create the jails directory");
     }
 
