@@ -152,6 +152,7 @@ public sealed class ConsolidationTests(LabFixture lab)
     }
 
     [LabTheory]
+    [InlineData("preflight", 8)]
     [InlineData("transfer", 1)]
     [InlineData("strip", 2)]
     [InlineData("buildworld", 3)]
