@@ -82,7 +82,14 @@ public static partial class Mergemaster
             Match m;
             if ((m = CreatingPattern().Match(line)).Success)
             {
-                usedTempRoot = m.Groups["dir"].Value.TrimEnd('/');
+                // Only the given temproot or the one mergemaster derives from it (<temproot>.<date>): callers remove it.
+                var dir = m.Groups["dir"].Value.TrimEnd('/');
+                var given = tempRoot.TrimEnd('/');
+                var suffix = dir.StartsWith(given + ".", StringComparison.Ordinal) ? dir[(given.Length + 1)..] : null;
+                if (dir == given || (suffix is { Length: > 0 } && !suffix.Contains('/', StringComparison.Ordinal) && !suffix.Contains("..", StringComparison.Ordinal)))
+                {
+                    usedTempRoot = dir;
+                }
             }
             else if ((m = RemainPattern().Match(line)).Success)
             {

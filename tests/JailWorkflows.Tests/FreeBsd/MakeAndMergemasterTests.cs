@@ -112,6 +112,15 @@ public class MergemasterTests
     }
 
     [Fact]
+    public void A_temproot_elsewhere_is_never_taken_from_the_output()
+    {
+        // The caller removes the reported temproot: only the given one or mergemaster's <temproot>.<date> is accepted.
+        var report = Mergemaster.ParseOutput("*** Creating the temporary root environment in /etc\n", "/var/tmp/t");
+        Assert.Equal("/var/tmp/t", report.TempRoot);
+        Assert.Equal("/var/tmp/t", Mergemaster.ParseOutput("*** Creating the temporary root environment in /var/tmp/t.x/../../etc\n", "/var/tmp/t").TempRoot);
+    }
+
+    [Fact]
     public void An_interrupted_run_is_not_complete()
     {
         var report = Mergemaster.ParseOutput("*** Beginning comparison\n", "/var/tmp/t");
