@@ -61,6 +61,9 @@ public sealed record InstanceView(string Id, string Definition, int Version, str
 
     /// <summary>The approval the instance waits for, or null.</summary>
     public ApprovalRequest? Approval { get; init; }
+
+    /// <summary>The jails directory of the instance's plan (where its jail root is), or null when unknown.</summary>
+    public string? JailsDir { get; init; }
 }
 
 /// <summary>
@@ -221,6 +224,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
         return new InstanceView(instance.Id, instance.WorkflowDefinitionId, instance.Version, server, instance.Status, instance.CreateTime, instance.CompleteTime, steps, instance.Status == WorkflowStatus.Complete ? null : lastError, lastOutput)
         {
             Approval = PendingApproval(instance),
+            JailsDir = (instance.Data as ConsolidationData)?.Plan.JailHost.JailsDir,
         };
     }
 

@@ -96,6 +96,59 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Ends (terminates) unfinished instances without running them: under the database lock, with no workflow
+    /// host started, so none of their steps runs again. Each is journaled as an operator action with the reason.
+    /// For <c>jailwf demo</c>, which rebuilds the lab and so makes instances of an interrupted earlier demo meaningless.
+    /// </summary>
+    /// <param name="options">Engine options (the database).</param>
+    /// <param name="which">Which unfinished (Runnable or Suspended) instances to end.</param>
+    /// <param name="reason">The reason, journaled.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The ids of the ended instances.</returns>
+    /// <exception cref="EngineLockedException">Another engine holds the database.</exception>
+    public static async Task<IReadOnlyList<string>> EndUnfinishedAsync(EngineOptions options, Func<InstanceView, bool> which, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(which);
+        if (!File.Exists(options.DatabasePath))
+        {
+            return [];
+        }
+
+        using var engineLock = EngineLock.Acquire(options.DatabasePath, TimeProvider.System);
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddSingleton(TimeProvider.System);
+        services.AddJailwfStore(options.DatabasePath);
+        services.AddSingleton<InstanceQueries>();
+        await using var provider = services.BuildServiceProvider();
+        await ClearStaleMigrationLockAsync(provider, cancellationToken).ConfigureAwait(false);
+        var store = provider.GetRequiredService<SqlitePersistenceProvider>();
+        store.EnsureStoreExists();
+        var queries = provider.GetRequiredService<InstanceQueries>();
+        var journal = provider.GetRequiredService<Journal>();
+        var ended = new List<string>();
+        foreach (var view in await queries.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (view.Status is not (WorkflowStatus.Runnable or WorkflowStatus.Suspended) || !which(view))
+            {
+                continue;
+            }
+
+            var instance = await store.GetWorkflowInstance(view.Id, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No workflow instance '{view.Id}'.");
+            instance.Status = WorkflowStatus.Terminated;
+            instance.CompleteTime = TimeProvider.System.GetUtcNow().UtcDateTime;
+            instance.NextExecution = null;
+            await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
+            await journal.AppendAsync(new JournalEntry { InstanceId = view.Id, Kind = JournalEntryKind.OperatorAction, Message = "ended: " + reason }, cancellationToken).ConfigureAwait(false);
+            ended.Add(view.Id);
+        }
+
+        return ended;
+    }
+
     /// <summary>Starts a consolidation instance for one server of a plan, pinned to the definition's newest (or the given) version.</summary>
     /// <param name="definitionId">Definition id (e.g. <c>consolidate-server</c>).</param>
     /// <param name="plan">The validated plan.</param>

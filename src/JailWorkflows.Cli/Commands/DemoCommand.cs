@@ -38,6 +38,19 @@ internal sealed partial class DemoCommand : AsyncCommand<DemoCommand.Settings>
         var planPath = Path.Combine(info.Directory, "plan.yaml");
         await File.WriteAllTextAsync(planPath, Plans.PlanWriter.ToYaml(plan), cancellationToken).ConfigureAwait(false);
         AnsiConsole.MarkupLine($"    plan written to {Markup.Escape(planPath)}; database {Markup.Escape(settings.DatabasePath)}");
+        // The lab was rebuilt from scratch: unfinished instances of an earlier, interrupted demo refer to a lab that
+        // is gone. End them (journaled), so they neither run against the new lab nor block its jails.
+        var labJails = plan.JailHost.JailsDir;
+        var ended = await JailwfEngine.EndUnfinishedAsync(
+            settings.ToEngineOptions(),
+            v => v.JailsDir == labJails,
+            "jailwf demo rebuilt the lab this instance worked on",
+            cancellationToken).ConfigureAwait(false);
+        foreach (var id in ended)
+        {
+            AnsiConsole.MarkupLine($"    ended instance {id} of an earlier, interrupted demo (its lab was rebuilt)");
+        }
+
         AnsiConsole.MarkupLine("[bold]2.[/] consolidating ServerA, ServerB and ServerC into jails (one durable workflow instance each)…");
         var exit = await RunCommand.RunAsync(settings.ToEngineOptions(), "consolidate-server", plan, plan.Servers.Select(s => s.Name).ToList(), cancellationToken).ConfigureAwait(false);
         if (exit == ExitCodes.WaitsForApproval)

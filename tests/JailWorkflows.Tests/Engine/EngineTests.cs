@@ -118,6 +118,29 @@ public sealed class EngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Unfinished_instances_can_be_ended_without_running_them_and_then_no_longer_block_their_jail()
+    {
+        WriteDefinition(1, "verify");
+        string first;
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            first = await engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA");
+        }
+
+        var ended = await JailwfEngine.EndUnfinishedAsync(Options, v => v.JailsDir == $"{_dir}/jails", "test: the lab was rebuilt");
+        Assert.Equal([first], ended);
+        Assert.Empty(await JailwfEngine.EndUnfinishedAsync(Options, _ => true, "nothing left"));
+
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            Assert.Equal(WorkflowStatus.Terminated, (await engine.Queries.GetAsync(first))!.Status);
+            var journal = await engine.Queries.JournalAsync(first, 0, 1000);
+            Assert.Contains(journal, e => e.Kind == JailWorkflows.Engine.Store.JournalEntryKind.OperatorAction && e.Message.Contains("the lab was rebuilt", StringComparison.Ordinal));
+            _ = await engine.StartInstanceAsync("pinning", LocalPlan(), "ServerA"); // the jail is free again
+        }
+    }
+
+    [Fact]
     public async Task A_failing_step_suspends_the_instance_with_its_error_in_the_journal()
     {
         WriteDefinition(1, "verify");
