@@ -73,7 +73,8 @@ internal sealed partial class DemoCommand : AsyncCommand<DemoCommand.Settings>
         foreach (var server in plan.Servers)
         {
             var page = await http.GetStringAsync(new Uri($"http://{server.Jail.Ip}/"), cancellationToken).ConfigureAwait(false);
-            var heading = Tags().Replace(page, " ").Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains(server.Name, StringComparison.Ordinal)) ?? page.Trim();
+            var h1 = System.Text.RegularExpressions.Regex.Match(page, "<h1>(.*?)</h1>", System.Text.RegularExpressions.RegexOptions.Singleline);
+            var heading = h1.Success ? Tags().Replace(h1.Groups[1].Value, string.Empty).Trim() : Tags().Replace(page, " ").Trim();
             AnsiConsole.MarkupLine($"    http://{server.Jail.Ip}/ (jail {Markup.Escape(server.Jail.Name)}): {Markup.Escape(heading)}");
         }
 
