@@ -31,9 +31,8 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
         var knownHosts = KnownHostsFile.PathOf(run);
         if (run.State.Phase.Length == 0)
         {
-            // The known_hosts the transfer's ssh(1) checks: every source's pinned key, nothing learned on the fly.
-            await run.RunCheckedAsync(ShellCommand.Of("mkdir", "-p", StateDir(run), run.JailStateDir + "/partitions", run.JailRoot.Path)).ConfigureAwait(false);
-            await KnownHostsFile.EnsureAsync(run).ConfigureAwait(false);
+            // The known_hosts the transfer's ssh(1) checks is written before each job starts (below).
+            await run.RunCheckedAsync(ShellCommand.Of("mkdir", "-p", run.JailStateDir + "/partitions", run.JailRoot.Path)).ConfigureAwait(false);
             run.State.Phase = "transfer";
             return run.Checkpoint();
         }
@@ -157,8 +156,6 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
     private static string SnapDirectory(string mountPoint) => mountPoint == "/" ? "/.snap" : mountPoint + "/.snap";
 
     internal static string MarkerName(string mountPoint) => mountPoint == "/" ? "root" : mountPoint.Trim('/').Replace('/', '_');
-
-    private static string StateDir(ActivityRun run) => JailRoot.ValidateDirectory(run.JailHostSpec.StateDir, "jailHost.stateDir");
 
     private static ShellCommand Wipe(JailRoot root, string mountPoint)
     {
