@@ -119,7 +119,8 @@ internal sealed class ActivityBed
             {
                 if (process.HasExited)
                 {
-                    throw new InvalidOperationException($"jailwf exited before host job '{part}' started:\n{process.StdOut}\n{process.StdErr}");
+                    var exit = await process.WaitAsync(TimeSpan.FromSeconds(10)); // drains its output
+                    throw new InvalidOperationException($"jailwf exited {exit} before host job '{part}' started:\n{process.StdOut}\n{process.StdErr}");
                 }
 
                 job ??= (await JournalAsync(instance)).FirstOrDefault(e => e.Kind == JournalEntryKind.JobStarted && e.JobId!.Contains(part, StringComparison.Ordinal))?.JobId;
