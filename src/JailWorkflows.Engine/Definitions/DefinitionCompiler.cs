@@ -36,7 +36,7 @@ public static class DefinitionCompiler
             step.Name = stepDoc.Title;
             step.ExternalId = stepDoc.Id;
             step.ErrorBehavior = WorkflowErrorHandling.Suspend;
-            step.Inputs.Add(new InputsParameter(stepDoc.Id, stepDoc.Inputs));
+            step.Inputs.Add(new InputsParameter(stepDoc.Id, stepDoc.Inputs, document.Steps.Skip(i + 1).Select(s => s.Activity).ToList()));
             if (i + 1 < document.Steps.Count)
             {
                 step.Outcomes.Add(new ValueOutcome { NextStep = i + 1 });
@@ -48,13 +48,14 @@ public static class DefinitionCompiler
         return definition;
     }
 
-    private sealed class InputsParameter(string stepId, JsonObject inputs) : IStepParameter
+    private sealed class InputsParameter(string stepId, JsonObject inputs, IReadOnlyList<string> laterActivities) : IStepParameter
     {
         public void AssignInput(object data, IStepBody body, IStepExecutionContext context)
         {
             var activity = (Activity)body;
             activity.StepId = stepId;
             activity.Inputs = (JsonObject)inputs.DeepClone();
+            activity.LaterActivities = laterActivities;
         }
 
         public void AssignOutput(object data, IStepBody body, IStepExecutionContext context)
