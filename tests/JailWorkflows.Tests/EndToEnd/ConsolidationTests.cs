@@ -174,7 +174,8 @@ public sealed class ConsolidationTests(LabFixture lab)
         // With cutover the source (not live here: nothing changes on it) gets a level-1 delta: the tree must still equal
         // the reference, with restoresymtable gone.
         var reference = await ReferenceTreeAsync();
-        var run = Consolidation.Create(lab, "kill-" + step, "ServerB", "serverb-k" + n, $"127.0.20.{30 + n}", buildStageSeconds: 0.3, cutover: cutover);
+        // The directory is named by number: jls(8)'s default Path column is cut at 74 characters, and StartJail reads it.
+        var run = Consolidation.Create(lab, "kill-" + n, "ServerB", "serverb-k" + n, $"127.0.20.{30 + n}", buildStageSeconds: 0.3, cutover: cutover);
         try
         {
             string instance;
