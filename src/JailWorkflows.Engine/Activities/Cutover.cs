@@ -130,7 +130,7 @@ public sealed class Cutover(ActivityServices services) : Activity(services)
             var output = result.StdOut.Trim();
             if (!result.Succeeded)
             {
-                throw run.Fail($"stopping {service} on {run.Server.Name} ({stop.Text}) failed with exit {result.ExitStatus}{(output.Length > 0 ? ": " + output : string.Empty)}; {(stopped.Count > 0 ? $"already stopped: {string.Join(", ", stopped)}; " : string.Empty)}resume stops them again");
+                throw run.Fail($"stopping {service} on {run.Server.Name} ({stop.Text}) failed with exit {result.ExitStatus}{(output.Length > 0 ? ": " + output : string.Empty)}; {(stopped.Count > 0 ? $"already stopped: {string.Join(", ", stopped)}; " : string.Empty)}the next attempt stops them again", retryable: true);
             }
 
             stopped.Add(service);
@@ -196,7 +196,7 @@ public sealed class Cutover(ActivityServices services) : Activity(services)
             {
                 run.State.Attempt++;
                 run.State.JobId = null;
-                throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: level-{level} {(level == 1 ? "delta" : "transfer")} failed ({string.Join("; ", verdict.Problems.DefaultIfEmpty($"job exit {exit}"))}); resume transfers the partition in full (level 0) while the services stay stopped");
+                throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: level-{level} {(level == 1 ? "delta" : "transfer")} failed ({string.Join("; ", verdict.Problems.DefaultIfEmpty($"job exit {exit}"))}); the next attempt transfers the partition in full (level 0) while the services stay stopped", retryable: true);
             }
 
             if (!verdict.SnapshotConsistent)
