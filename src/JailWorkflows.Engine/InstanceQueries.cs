@@ -54,9 +54,15 @@ public enum InstanceState
 
 /// <summary>An approval an instance waits for.</summary>
 /// <param name="Step">The waiting step's id.</param>
-/// <param name="Files">What the person is asked to look at (paths relative to the jail root, e.g. <c>etc/group</c>).</param>
+/// <param name="Files">Files the person is asked to look at (paths relative to the jail root, e.g. <c>etc/group</c>); empty for a
+/// <see cref="RequestApproval"/> step (see <see cref="ApprovalRequest.Subject"/>).</param>
 /// <param name="EventKey">The key of the WorkflowCore event that approves it.</param>
-public sealed record ApprovalRequest(string Step, IReadOnlyList<string> Files, string EventKey);
+public sealed record ApprovalRequest(string Step, IReadOnlyList<string> Files, string EventKey)
+{
+    /// <summary>What is approved, as one line for people: the text a <see cref="RequestApproval"/> step asked with (e.g.
+    /// "stop apache on ServerA and apply the level-1 delta of /, /usr, /var"), else the <see cref="Files"/>, comma-separated.</summary>
+    public string Subject { get; init; } = string.Join(", ", Files);
+}
 
 /// <summary>One step of an instance.</summary>
 /// <param name="Id">Step id from the definition.</param>
@@ -317,10 +323,12 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
             return null;
         }
 
-        var files = (pointer.PersistenceData as ActivityState)?.Values.GetValueOrDefault(MergeEtc.ApprovalFilesKey, string.Empty)
+        var values = (pointer.PersistenceData as ActivityState)?.Values;
+        var files = values?.GetValueOrDefault(MergeEtc.ApprovalFilesKey, string.Empty)
             .Split('\n', StringSplitOptions.RemoveEmptyEntries) ?? [];
         var key = pointer.EventKey ?? string.Empty;
         var colon = key.LastIndexOf(':');
-        return new ApprovalRequest(colon >= 0 ? key[(colon + 1)..] : key, files, key);
+        var request = new ApprovalRequest(colon >= 0 ? key[(colon + 1)..] : key, files, key);
+        return values?.GetValueOrDefault(RequestApproval.SubjectKey) is { Length: > 0 } subject ? request with { Subject = subject } : request;
     }
 }

@@ -585,6 +585,7 @@ public sealed partial class Lab
             ("LAB_HOST_FQDN", server.Fqdn),
             ("LAB_RELEASE", server.Release),
             ("LAB_LAN_IP", server.LanIp),
+            ("LAB_ADDRESS", server.Address),
             ("LAB_MACHINE", "i386"),
             ("LAB_KERNEL_BUILD", "#0: Tue May 25 22:47:12 GMT 2004     root@builder.example.org:/usr/obj/usr/src/sys/GENERIC")));
         var partitions = new StringBuilder();

@@ -32,7 +32,7 @@ internal sealed class ApproveCommand : AsyncCommand<ApproveCommand.Settings>
         foreach (var id in ids)
         {
             var request = await engine.ApproveAsync(id, reason, cancellationToken).ConfigureAwait(false);
-            AnsiConsole.MarkupLine($"approved step [bold]{Markup.Escape(request.Step)}[/] of instance {id}: {Markup.Escape(string.Join(", ", request.Files))}");
+            AnsiConsole.MarkupLine($"approved step [bold]{Markup.Escape(request.Step)}[/] of instance {id}: {Markup.Escape(request.Subject)}");
         }
 
         return await Monitor.FollowAsync(engine.Queries, ids, cancellationToken).ConfigureAwait(false);

@@ -115,7 +115,7 @@ internal static class Monitor
             if (view.Approval is { } approval)
             {
                 waiting = true;
-                AnsiConsole.MarkupLine($"[yellow]⏸[/] {Markup.Escape(view.Server ?? view.Id)}: waits for approval at step [bold]{Markup.Escape(approval.Step)}[/]: {Markup.Escape(string.Join(", ", approval.Files))}");
+                AnsiConsole.MarkupLine($"[yellow]⏸[/] {Markup.Escape(view.Server ?? view.Id)}: waits for approval at step [bold]{Markup.Escape(approval.Step)}[/]: {Markup.Escape(approval.Subject)}");
                 AnsiConsole.MarkupLine($"  after looking at them: [bold]jailwf approve {view.Id} --reason \"...\"[/]; journal: jailwf logs {view.Id}");
                 continue;
             }

@@ -67,7 +67,7 @@ internal sealed class StatusCommand : AsyncCommand<InstanceSettings>
             }
             if (view.Approval is { } approval)
             {
-                AnsiConsole.MarkupLine($"[yellow]waits for approval[/] at step [bold]{Markup.Escape(approval.Step)}[/]: {Markup.Escape(string.Join(", ", approval.Files))}");
+                AnsiConsole.MarkupLine($"[yellow]waits for approval[/] at step [bold]{Markup.Escape(approval.Step)}[/]: {Markup.Escape(approval.Subject)}");
                 AnsiConsole.MarkupLine($"  continue with: jailwf approve {view.Id} --reason \"...\"");
             }
 

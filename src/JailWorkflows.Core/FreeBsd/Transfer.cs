@@ -86,6 +86,47 @@ public static class Transfer
     }
 
     /// <summary>
+    /// Empties a partition's target directory for a new full (level-0) restore while sparing the partitions mounted
+    /// below it: <c>mkdir -p &lt;target&gt; &amp;&amp; find &lt;target&gt; -mindepth 1 -maxdepth 1 ! -name &lt;kept&gt;… -exec chflags -R
+    /// &lt;flags&gt; {} + &amp;&amp; find … -exec rm -rf {} +</c>. Kept are the first path components (below the partition) of
+    /// every other partition of <paramref name="allMountPoints"/> mounted below <paramref name="mountPoint"/> (for <c>/</c>
+    /// with <c>/usr</c> and <c>/var</c>: <c>usr</c> and <c>var</c>), with their contents: those are other partitions' trees.
+    /// A kept directory that also held files of this partition keeps them (restore then overwrites those it has).
+    /// </summary>
+    /// <param name="root">The jail root.</param>
+    /// <param name="mountPoint">The partition emptied.</param>
+    /// <param name="allMountPoints">Every partition of the server (mount points).</param>
+    /// <returns>The command, for the jail host.</returns>
+    /// <exception cref="ArgumentException">A mount point is not a safe path.</exception>
+    public static ShellCommand WipeSparingNested(JailRoot root, string mountPoint, IEnumerable<string> allMountPoints)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(mountPoint);
+        ArgumentNullException.ThrowIfNull(allMountPoints);
+        var target = TargetDirectory(root, mountPoint);
+        var prefix = mountPoint == "/" ? "/" : mountPoint.TrimEnd('/') + "/";
+        var kept = allMountPoints
+            .Where(m => m != mountPoint && m.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(m => m[prefix.Length..].Split('/', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault())
+            .OfType<string>()
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        foreach (var name in kept)
+        {
+            // Validates the component (safe characters, no "..") the same way as every path into the jail root.
+            _ = root.Combine(name);
+        }
+
+        List<string> Find(params string[] action) =>
+            ["find", target, "-mindepth", "1", "-maxdepth", "1", .. kept.SelectMany(k => new[] { "!", "-name", k }), "-exec", .. action, "{}", "+"];
+
+        return ShellCommand.Of("mkdir", "-p", target)
+            .And(ShellCommand.FromArgv(Find("chflags", "-R", Chflags.ClearFlags)))
+            .And(ShellCommand.FromArgv(Find("rm", "-rf")));
+    }
+
+    /// <summary>
     /// Judges a finished transfer from its two status files and its standard error (FREEBSD.md): complete only
     /// when both sides exited 0, dump printed no abort, and restore printed none of its failure phrases
     /// (<see cref="Restore.FailureIn"/>: without a tty it answers "no" to <c>abort?</c> and exits 0). A dump that

@@ -94,6 +94,14 @@ public sealed record SourceServerSpec
 
     /// <summary>The jail it becomes.</summary>
     public required JailSpec Jail { get; init; }
+
+    /// <summary>
+    /// Cut over with little downtime (default false): the level-0 transfer runs while the source's services are live,
+    /// <c>restoresymtable</c> is kept in each partition, and after an approval the source's services are stopped and a
+    /// level-1 <c>dump -1u | restore -r</c> delta is applied (dump(8), restore(8)); only used by a workflow definition
+    /// with a <c>Cutover</c> step.
+    /// </summary>
+    public bool Cutover { get; init; }
 }
 
 /// <summary>A partition of a source server: mount point and device (as <c>mount -p</c> shows them).</summary>

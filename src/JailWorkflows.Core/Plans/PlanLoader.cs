@@ -17,7 +17,7 @@ public static partial class PlanLoader
     private static readonly string[] RootKeys = ["jailHost", "servers"];
     private static readonly string[] JailHostKeys = ["name", "ssh", "jailsDir", "srcDir", "objDir", "jobsDir", "stateDir", "jailConfDir", "transferKeyFile", "buildJobs"];
     private static readonly string[] SshKeys = ["address", "port", "user", "keyFile", "hostKey", "legacySsh"];
-    private static readonly string[] ServerKeys = ["name", "release", "ssh", "partitions", "jail"];
+    private static readonly string[] ServerKeys = ["name", "release", "ssh", "partitions", "jail", "cutover"];
     private static readonly string[] PartitionKeys = ["mountPoint", "device"];
     private static readonly string[] JailKeys = ["name", "hostname", "ip"];
 
@@ -304,12 +304,13 @@ public static partial class PlanLoader
 
             var partitions = ReadPartitions(Get(map, "partitions"), path + ".partitions");
             var jail = ReadJail(Get(map, "jail"), path + ".jail");
+            var cutover = Boolean(map, "cutover", path, false);
             if (name is null || ssh is null || partitions is null || jail is null)
             {
                 return null;
             }
 
-            return new SourceServerSpec { Name = name, Release = release, Ssh = ssh, Partitions = partitions, Jail = jail };
+            return new SourceServerSpec { Name = name, Release = release, Ssh = ssh, Partitions = partitions, Jail = jail, Cutover = cutover };
         }
 
         private SshEndpoint? ReadEndpoint(YamlNode node, string path)

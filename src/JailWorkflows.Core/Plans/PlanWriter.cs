@@ -56,6 +56,11 @@ public static class PlanWriter
                 { "hostname", Str(s.Jail.Hostname) },
                 { "ip", Str(s.Jail.Ip) },
             });
+            if (s.Cutover)
+            {
+                server.Add("cutover", new YamlScalarNode("true"));
+            }
+
             servers.Add(server);
         }
 

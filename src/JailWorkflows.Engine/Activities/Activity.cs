@@ -37,6 +37,10 @@ public abstract class Activity : StepBodyAsync
     /// <summary>The step's inputs from the workflow definition (already validated against the activity's input schema).</summary>
     public JsonObject Inputs { get; set; } = new();
 
+    /// <summary>The activity names of the steps after this one in the workflow definition, in order (set by the engine
+    /// before the run); lets a step keep what a later step needs, e.g. <c>restoresymtable</c> for a <c>Cutover</c>.</summary>
+    public IReadOnlyList<string> LaterActivities { get; set; } = [];
+
     /// <summary>Engine services.</summary>
     protected ActivityServices Services { get; }
 
@@ -212,6 +216,9 @@ public abstract class Activity : StepBodyAsync
 
         /// <summary>The step's inputs.</summary>
         public JsonObject Inputs => _activity.Inputs;
+
+        /// <summary>The activity names of the later steps of the definition (see <see cref="Activity.LaterActivities"/>).</summary>
+        public IReadOnlyList<string> LaterActivities => _activity.LaterActivities;
 
         /// <summary>The instance data.</summary>
         public ConsolidationData Data { get; }

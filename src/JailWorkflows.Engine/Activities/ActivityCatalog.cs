@@ -85,6 +85,35 @@ public static class ActivityCatalog
             }
             """) { Produces = [JailTree] },
         new(
+            "RequestApproval",
+            typeof(RequestApproval),
+            "Waits for a person's go-ahead (jailwf approve): journals what is to be approved and shows it in jailwf status. With the input cutover it asks for the cutover's downtime (stop <services> on <server> and apply the level-1 delta of <partitions>) and is a journaled no-op when the server's plan asks for no cutover.",
+            RecoveryPolicy.AskOperator,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "subject": { "type": "string", "maxLength": 500, "description": "What is approved, for people (with cutover: added to the computed text)." },
+                "cutover": { "type": "boolean", "default": false, "description": "Ask for the cutover's downtime; a no-op when the plan's server has cutover: false." }
+              }
+            }
+            """) { Retry = RetryPolicy.Never },
+        new(
+            "Cutover",
+            typeof(Cutover),
+            "Cutover with little downtime (plan: cutover: true; a journaled no-op otherwise): stops the source's services (those its rc.conf enables that have an rc script) over ssh from the jail host with sh <script> stop, journaling each (they stay stopped; the jail takes over), then per partition a host job ssh root@source \"dump -1ua[L] -f - <partition>\" | restore -rf - inside <jail root>/<partition> (dump(8) -u dumpdates of the level-0 run, restore(8) -r with the kept restoresymtable), and removes restoresymtable. A partition whose level-1 restore was interrupted is transferred in full (level 0) while the services stay stopped.",
+            RecoveryPolicy.ProbeFirst,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "snapshot": { "type": "boolean", "default": true, "description": "Ask for dump -L (snapshot) where the source supports it (5.0 and later); with the services stopped a copy without one is consistent too." }
+              }
+            }
+            """) { Needs = [JailTree] },
+        new(
             "Strip",
             typeof(Strip),
             "Removes what a jail must not carry (usr/src, usr/ports, usr/obj, boot, kernel*, the contents of dev), backs up etc first, reduces rc.conf to the service lines and empties fstab.",

@@ -17,7 +17,9 @@ namespace JailWorkflows.Engine.Activities;
 /// Recovery (probe first): a partition with its completion marker is never redone; a job that exists is
 /// re-attached; a new attempt first wipes what an interrupted restore left (file flags cleared), because a
 /// new dump cannot resume an old one. A partition counts as done only when both sides exited 0 and restore
-/// reported none of its failure phrases; <c>restoresymtable</c> is then removed. A dump that asked for a snapshot
+/// reported none of its failure phrases; <c>restoresymtable</c> is then removed, unless the plan asks for a cutover
+/// (<see cref="JailWorkflows.Plans.SourceServerSpec.Cutover"/>) and a later step is a <see cref="Cutover"/>: then it stays for
+/// the level-1 delta (journaled). A dump that asked for a snapshot
 /// (<c>-L</c>, 5.0 and later) and printed <c>dump downgraded, -L ignored</c> is an incident, not a success, unless the
 /// step input <c>allowInconsistentDump</c> accepts it. dump's progress lines become <see cref="JournalEntryKind.Progress"/>
 /// entries (percent done and time left), at most one per poll.
@@ -85,12 +87,8 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                 return run.Sleep();
             }
 
-            var host = await run.JailHostAsync().ConfigureAwait(false);
-            var dumpStatus = await host.ReadFileAsync(jobDir + "/dump.status", run.CancellationToken).ConfigureAwait(false);
-            var restoreStatus = await host.ReadFileAsync(jobDir + "/restore.status", run.CancellationToken).ConfigureAwait(false);
-            var output = await run.JobOutputAsync(jobId).ConfigureAwait(false);
             var snapshotRequested = snapshot && Dump.UsesSnapshot(release);
-            var verdict = Transfer.Judge(dumpStatus, restoreStatus, output, snapshotRequested);
+            var verdict = await JudgeAsync(run, jobId, jobDir, snapshotRequested).ConfigureAwait(false);
             if (exit != 0 || !verdict.Complete)
             {
                 run.State.Attempt++;
@@ -115,10 +113,20 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
                 await run.JournalAsync(JournalEntryKind.Warning, $"partition {partition.MountPoint}: dump ran without a snapshot (not snapshot-consistent; {(snapshot ? $"{release} has no dump -L" : "snapshot not requested")})").ConfigureAwait(false);
             }
 
-            // restoresymtable is only needed for a later incremental restore; it must not stay in the jail.
-            await run.RunCheckedAsync(ShellCommand.Of("rm", "-f", target + "/restoresymtable")
-                .And(ShellCommand.Of("touch", marker))).ConfigureAwait(false);
-            await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint} transferred").ConfigureAwait(false);
+            // restoresymtable is only needed for a later incremental restore (the cutover's level-1 delta); otherwise
+            // it must not stay in the jail.
+            if (KeepsSymbolTable(run))
+            {
+                await run.RunCheckedAsync(ShellCommand.Of("touch", marker)).ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint} transferred (level 0, source live); {target}/{Restore.SymbolTableFile} kept for the level-1 delta of the cutover").ConfigureAwait(false);
+            }
+            else
+            {
+                await run.RunCheckedAsync(ShellCommand.Of("rm", "-f", target + "/" + Restore.SymbolTableFile)
+                    .And(ShellCommand.Of("touch", marker))).ConfigureAwait(false);
+                await run.JournalAsync(JournalEntryKind.Info, $"partition {partition.MountPoint} transferred").ConfigureAwait(false);
+            }
+
             run.State.Index++;
             run.State.Attempt = 0;
             return run.Checkpoint();
@@ -145,13 +153,26 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
         return string.Create(CultureInfo.InvariantCulture, $"partition {mountPoint}: {percent:0.##}% done, {left}");
     }
 
-    private static async Task JournalProgressAsync(ActivityRun run, string mountPoint, IReadOnlyList<string> lines)
+    internal static async Task JournalProgressAsync(ActivityRun run, string mountPoint, IReadOnlyList<string> lines)
     {
         if (ProgressMessage(mountPoint, lines) is { } message)
         {
             await run.JournalAsync(JournalEntryKind.Progress, message, run.State.JobId).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Judges a finished transfer job (<see cref="Transfer.Judge"/>) from its status files in <paramref name="jobDir"/> and its output.</summary>
+    internal static async Task<TransferVerdict> JudgeAsync(ActivityRun run, string jobId, string jobDir, bool snapshotRequested)
+    {
+        var host = await run.JailHostAsync().ConfigureAwait(false);
+        var dumpStatus = await host.ReadFileAsync(jobDir + "/dump.status", run.CancellationToken).ConfigureAwait(false);
+        var restoreStatus = await host.ReadFileAsync(jobDir + "/restore.status", run.CancellationToken).ConfigureAwait(false);
+        var output = await run.JobOutputAsync(jobId).ConfigureAwait(false);
+        return Transfer.Judge(dumpStatus, restoreStatus, output, snapshotRequested);
+    }
+
+    /// <summary>Whether the run keeps <c>restoresymtable</c>: the plan asks for a cutover and a later step is a <see cref="Cutover"/>.</summary>
+    internal static bool KeepsSymbolTable(ActivityRun run) => run.Server.Cutover && run.LaterActivities.Contains(nameof(Cutover), StringComparer.Ordinal);
 
     private static string SnapDirectory(string mountPoint) => mountPoint == "/" ? "/.snap" : mountPoint + "/.snap";
 

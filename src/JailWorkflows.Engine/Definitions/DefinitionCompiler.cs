@@ -36,7 +36,7 @@ public static class DefinitionCompiler
             step.Name = stepDoc.Title;
             step.ExternalId = stepDoc.Id;
             step.ErrorBehavior = WorkflowErrorHandling.Suspend;
-            step.Inputs.Add(new InputsParameter(stepDoc.Id, stepDoc.Inputs, stepDoc.Retry));
+            step.Inputs.Add(new InputsParameter(stepDoc.Id, stepDoc.Inputs, stepDoc.Retry, document.Steps.Skip(i + 1).Select(s => s.Activity).ToList()));
             if (i + 1 < document.Steps.Count)
             {
                 step.Outcomes.Add(new ValueOutcome { NextStep = i + 1 });
@@ -48,7 +48,7 @@ public static class DefinitionCompiler
         return definition;
     }
 
-    private sealed class InputsParameter(string stepId, JsonObject inputs, RetryPolicy retry) : IStepParameter
+    private sealed class InputsParameter(string stepId, JsonObject inputs, RetryPolicy retry, IReadOnlyList<string> laterActivities) : IStepParameter
     {
         public void AssignInput(object data, IStepBody body, IStepExecutionContext context)
         {
@@ -56,6 +56,7 @@ public static class DefinitionCompiler
             activity.StepId = stepId;
             activity.Inputs = (JsonObject)inputs.DeepClone();
             activity.Retry = retry;
+            activity.LaterActivities = laterActivities;
         }
 
         public void AssignOutput(object data, IStepBody body, IStepExecutionContext context)

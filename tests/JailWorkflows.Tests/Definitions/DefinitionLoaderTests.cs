@@ -11,9 +11,13 @@ public sealed class DefinitionLoaderTests
     {
         var documents = DefinitionLoader.LoadDirectory(WorkflowsDir);
         var consolidate = Assert.Single(documents, d => d.Id == "consolidate-server");
+        // Version 2: the world is built while the source is live (it does not touch the jail root), then the live
+        // level-0 transfer, the optional cutover (approval, level-1 delta), and the jail is made from the final tree.
+        Assert.Equal(2, consolidate.Version);
         Assert.Equal(
-            ["Preflight", "TransferPartitions", "Strip", "BuildWorld", "InstallWorld", "MergeEtc", "StartJail", "VerifyJail"],
+            ["Preflight", "BuildWorld", "TransferPartitions", "RequestApproval", "Cutover", "Strip", "InstallWorld", "MergeEtc", "StartJail", "VerifyJail"],
             consolidate.Steps.Select(s => s.Activity));
+        Assert.Equal(["cutover-approval", "cutover"], consolidate.Steps.Skip(3).Take(2).Select(s => s.Id));
     }
 
     [Fact]

@@ -30,7 +30,7 @@ internal sealed class Consolidation
 
     public string Database => Path.Combine(Directory, "jailwf.db");
 
-    public static Consolidation Create(LabFixture lab, string name, string server, string jailName, string jailIp, double? buildStageSeconds = null)
+    public static Consolidation Create(LabFixture lab, string name, string server, string jailName, string jailIp, double? buildStageSeconds = null, bool cutover = false)
     {
         var basePlan = lab.Info.ToPlan();
         var dir = Path.Combine(lab.Info.JailHost.Directory, "e2e", name);
@@ -62,7 +62,7 @@ internal sealed class Consolidation
                 StateDir = Path.Combine(dir, "state"),
                 JailConfDir = Path.Combine(dir, "jail.conf.d"),
             },
-            Servers = [source with { Jail = source.Jail with { Name = jailName, Ip = jailIp } }],
+            Servers = [source with { Jail = source.Jail with { Name = jailName, Ip = jailIp }, Cutover = cutover }],
         };
         var consolidation = new Consolidation(name, plan, dir);
         File.WriteAllText(consolidation.PlanFile, PlanWriter.ToYaml(plan));
@@ -78,19 +78,19 @@ internal sealed class Consolidation
     public string[] ApproveArgs(string instance) => ["approve", instance, "--reason", "e2e: the lab server's accounts, motd and mail aliases are kept", "--db", Database, "--poll", "0.3"];
 
     /// <summary>
-    /// Waits for a jailwf process; when it stopped because the instance waits for the approval of its /etc files
-    /// (exit 4), approves them as an admin would and follows the instance to the end. Returns the last exit code.
+    /// Waits for a jailwf process; each time it stopped because the instance waits for an approval (exit 4: the cutover's
+    /// downtime, the /etc files), approves as an admin would and follows the instance on. Returns the last exit code.
     /// </summary>
     public async Task<(int Exit, string StdOut, string StdErr)> FinishAsync(Jailwf process, TimeSpan timeout)
     {
-        var exit = await process.WaitAsync(timeout);
-        if (exit != 4)
+        var result = (Exit: await process.WaitAsync(timeout), process.StdOut, process.StdErr);
+        for (var approvals = 0; result.Exit == 4 && approvals < 3; approvals++)
         {
-            return (exit, process.StdOut, process.StdErr);
+            var instance = (await InstanceAsync())!.Id;
+            result = await Jailwf.RunAsync(timeout, ApproveArgs(instance));
         }
 
-        var instance = (await InstanceAsync())!.Id;
-        return await Jailwf.RunAsync(timeout, ApproveArgs(instance));
+        return result;
     }
 
     /// <summary>Runs jailwf with <paramref name="args"/> and, through an approval if one is asked for, to the end.</summary>

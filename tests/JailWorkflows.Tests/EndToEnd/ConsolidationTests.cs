@@ -30,8 +30,8 @@ public sealed class ConsolidationTests(LabFixture lab)
             var page = await http.GetStringAsync(new Uri("http://127.0.20.13/"));
             Assert.Contains("ServerC", page, StringComparison.Ordinal);
 
-            // The tree is a jail's: stripped, world installed, /etc merged; restoresymtable gone.
-            Assert.False(File.Exists(Path.Combine(run.JailRoot, "restoresymtable")));
+            // The tree is a jail's: stripped, world installed, /etc merged; restoresymtable gone from every partition.
+            Assert.Empty(Directory.GetFiles(run.JailRoot, "restoresymtable", SearchOption.AllDirectories));
             Assert.False(Directory.Exists(Path.Combine(run.JailRoot, "usr/src")));
             Assert.False(Directory.Exists(Path.Combine(run.JailRoot, "boot")));
             Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(run.JailRoot, "dev")));
@@ -58,6 +58,13 @@ public sealed class ConsolidationTests(LabFixture lab)
             Assert.Contains("rc.conf: removed", logs.StdOut, StringComparison.Ordinal);
             Assert.Contains("service apache: up", logs.StdOut, StringComparison.Ordinal);
             Assert.Contains("services up: apache", logs.StdOut, StringComparison.Ordinal);
+
+            // Without cutover in the plan the same definition skips both cutover steps, saying why.
+            var journal = await run.JournalAsync(instance.Id);
+            Assert.Contains(journal, e => e.Step == "cutover-approval" && e.Message.StartsWith("not requested", StringComparison.Ordinal));
+            Assert.Contains(journal, e => e.Step == "cutover" && e.Message.StartsWith("not requested", StringComparison.Ordinal));
+            Assert.DoesNotContain(journal, e => e.Kind == JournalEntryKind.ApprovalRequested && e.Step == "cutover-approval");
+            Assert.DoesNotContain(journal, e => e.Kind == JournalEntryKind.JobStarted && e.Step == "cutover");
         }
         finally
         {
@@ -66,7 +73,7 @@ public sealed class ConsolidationTests(LabFixture lab)
     }
 
     [LabFact]
-    public async Task A_consolidation_killed_with_SIGKILL_during_usr_and_during_buildworld_resumes_without_redoing_work()
+    public async Task A_consolidation_killed_with_SIGKILL_during_buildworld_and_during_usr_resumes_without_redoing_work()
     {
         // Reference: the same server consolidated without interruption.
         var reference = Consolidation.Create(lab, "ref", "ServerA", "servera-ref", "127.0.20.11", buildStageSeconds: 0.1);
@@ -77,20 +84,20 @@ public sealed class ConsolidationTests(LabFixture lab)
             Assert.True(refRun.Exit == 0, $"reference run: exit {refRun.Exit}\n{refRun.StdOut}\n{refRun.StdErr}");
             await reference.StopJailAsync();
 
-            // 1. SIGKILL while /usr (the second partition) is being transferred.
+            // 1. SIGKILL while buildworld runs (it comes before the transfer: it does not touch the jail root).
             string instance;
             using (var first = Jailwf.Start(killed.RunArgs))
             {
                 var view = await Wait.UntilAsync(killed.InstanceAsync, TimeSpan.FromMinutes(1), "the instance to be created");
                 instance = view.Id;
-                await WaitForJobStartAsync(killed, instance, "-p1-", first);
+                await WaitForJobStartAsync(killed, instance, "world-", first);
                 first.Kill();
             }
 
-            // 2. Resume, then SIGKILL again while buildworld runs.
+            // 2. Resume, then SIGKILL again while /usr (the second partition) is being transferred.
             using (var second = Jailwf.Start(killed.ResumeArgs(instance)))
             {
-                await WaitForJobStartAsync(killed, instance, "world-", second);
+                await WaitForJobStartAsync(killed, instance, "-p1-", second);
                 second.Kill();
             }
 
@@ -152,18 +159,23 @@ public sealed class ConsolidationTests(LabFixture lab)
     }
 
     [LabTheory]
-    [InlineData("preflight", 8)]
-    [InlineData("transfer", 1)]
-    [InlineData("strip", 2)]
-    [InlineData("buildworld", 3)]
-    [InlineData("installworld", 4)]
-    [InlineData("mergeetc", 5)]
-    [InlineData("start", 6)]
-    [InlineData("verify", 7)]
-    public async Task Every_activity_survives_a_SIGKILL_of_the_engine_once_it_has_started(string step, int n)
+    [InlineData("preflight", 8, false)]
+    [InlineData("transfer", 1, false)]
+    [InlineData("strip", 2, false)]
+    [InlineData("buildworld", 3, false)]
+    [InlineData("installworld", 4, false)]
+    [InlineData("mergeetc", 5, false)]
+    [InlineData("start", 6, false)]
+    [InlineData("verify", 7, false)]
+    [InlineData("cutover-approval", 30, true)]
+    [InlineData("cutover", 31, true)]
+    public async Task Every_activity_survives_a_SIGKILL_of_the_engine_once_it_has_started(string step, int n, bool cutover)
     {
+        // With cutover the source (not live here: nothing changes on it) gets a level-1 delta: the tree must still equal
+        // the reference, with restoresymtable gone.
         var reference = await ReferenceTreeAsync();
-        var run = Consolidation.Create(lab, "kill-" + step, "ServerB", "serverb-k" + n, $"127.0.20.{30 + n}", buildStageSeconds: 0.3);
+        // The directory is named by number: jls(8)'s default Path column is cut at 74 characters, and StartJail reads it.
+        var run = Consolidation.Create(lab, "kill-" + n, "ServerB", "serverb-k" + n, $"127.0.20.{30 + n}", buildStageSeconds: 0.3, cutover: cutover);
         try
         {
             string instance;
@@ -177,7 +189,13 @@ public sealed class ConsolidationTests(LabFixture lab)
                     {
                         if (current.HasExited)
                         {
-                            // The steps after mergeetc are reached through the approval of the jail's /etc files.
+                            // The steps after mergeetc are reached through the approval of the jail's /etc files, the
+                            // cutover through the approval of its downtime; a kill lands on a waiting cutover-approval.
+                            if (step == "cutover-approval" && current.ExitCode == 4)
+                            {
+                                return true;
+                            }
+
                             if (current.ExitCode != 4 || approved)
                             {
                                 throw new InvalidOperationException($"jailwf exited before step {step} started:\n{current.StdOut}\n{current.StdErr}");
@@ -211,7 +229,15 @@ public sealed class ConsolidationTests(LabFixture lab)
             Assert.Equal(started.Count, started.Distinct().Count());
             Assert.Single(started, j => j.Contains("-p0-", StringComparison.Ordinal));
             Assert.Single(started, j => j.StartsWith("world-", StringComparison.Ordinal));
+            if (cutover)
+            {
+                // Every partition got exactly one level-1 delta (none fell back to a full pass).
+                Assert.Equal(run.Plan.Servers[0].Partitions.Count, started.Count(j => j.Contains("-cutover-delta", StringComparison.Ordinal)));
+                Assert.DoesNotContain(started, j => j.Contains("-cutover-full", StringComparison.Ordinal));
+            }
+
             await run.StopJailAsync();
+            Assert.Empty(Directory.GetFiles(run.JailRoot, "restoresymtable", SearchOption.AllDirectories));
             var actual = Consolidation.Tree(run.JailRoot);
             Assert.True(reference.SetEquals(actual), $"after a kill in {step} the jail tree differs:\nonly in the reference:\n  " + string.Join("\n  ", reference.Except(actual).Take(20)) + "\nonly after the kill:\n  " + string.Join("\n  ", actual.Except(reference).Take(20)));
         }

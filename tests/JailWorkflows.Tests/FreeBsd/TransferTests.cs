@@ -10,7 +10,7 @@ public sealed class TransferTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private static SshEndpoint Source(bool legacy = false, int port = 22) => new()
+    internal static SshEndpoint Source(bool legacy = false, int port = 22) => new()
     {
         Address = "127.0.10.1",
         Port = port,

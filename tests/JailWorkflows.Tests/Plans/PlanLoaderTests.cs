@@ -112,6 +112,38 @@ public class PlanLoaderTests
     }
 
     [Fact]
+    public void Cutover_is_off_unless_a_server_asks_for_it_and_round_trips()
+    {
+        var plan = PlanLoader.Parse(Valid.Replace("    jail:\n      name: servera\n", "    cutover: true\n    jail:\n      name: servera\n", StringComparison.Ordinal));
+        Assert.True(plan.Server("ServerA").Cutover);
+        Assert.False(plan.Server("ServerB").Cutover);
+        var yaml = PlanWriter.ToYaml(plan);
+        Assert.Single(yaml.Split('\n'), l => l.Trim() == "cutover: true");
+        var again = PlanLoader.Parse(yaml);
+        Assert.True(again.Server("ServerA").Cutover);
+        Assert.False(again.Server("ServerB").Cutover);
+        Assert.True(PlanLoader.Load(ExamplePlan()).Server("ServerA").Cutover);
+    }
+
+    [Fact]
+    public void Cutover_must_be_true_or_false()
+    {
+        HasError(Valid.Replace("    jail:\n      name: servera\n", "    cutover: soon\n    jail:\n      name: servera\n", StringComparison.Ordinal), "servers[0].cutover", "soon");
+        HasError(Valid.Replace("    jail:\n      name: serverb\n", "    cutover: [yes]\n    jail:\n      name: serverb\n", StringComparison.Ordinal), "servers[1].cutover", string.Empty);
+    }
+
+    private static string ExamplePlan()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "workflows/plans/example.yaml")))
+        {
+            dir = dir.Parent;
+        }
+
+        return Path.Combine(dir!.FullName, "workflows/plans/example.yaml");
+    }
+
+    [Fact]
     public void Round_trips_through_the_writer()
     {
         var plan = PlanLoader.Parse(Valid);
