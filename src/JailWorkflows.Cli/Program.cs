@@ -53,6 +53,15 @@ public static class Program
             config.AddCommand<StatusCommand>("status").WithDescription("Show an instance's steps.");
             config.AddCommand<LogsCommand>("logs").WithDescription("Show an instance's journal.");
             config.AddCommand<ResumeCommand>("resume").WithDescription("Continue an interrupted or suspended instance and follow it to the end.");
+            config.AddCommand<RetryCommand>("retry")
+                .WithDescription("Run the failed step of an instance with an incident again (its attempts counted afresh) and follow it to the end.")
+                .WithExample("retry", "3f2a9c1e", "--reason", "freed space under /usr/jails");
+            config.AddCommand<SkipCommand>("skip")
+                .WithDescription("Skip the failed step of an instance with an incident and go on with the next one (refused when a later step needs its result, unless --force).")
+                .WithExample("skip", "3f2a9c1e", "--reason", "verified the services by hand");
+            config.AddCommand<AbortCommand>("abort")
+                .WithDescription("End an unfinished instance: its running host job is killed (process group, confirmed gone); the jail root is left as it is.")
+                .WithExample("abort", "3f2a9c1e", "--reason", "server is decommissioned instead");
             config.AddCommand<ApproveCommand>("approve")
                 .WithDescription("Approve what an instance waits for (files of its /etc that need a person) and follow it to the end.")
                 .WithExample("approve", "3f2a9c1e", "--reason", "checked master.passwd and group");

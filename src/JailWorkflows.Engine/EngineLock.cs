@@ -43,7 +43,13 @@ internal sealed class EngineLock : IDisposable
 {
     private readonly FileStream _stream;
 
-    private EngineLock(FileStream stream) => _stream = stream;
+    private readonly string _holderPath;
+
+    private EngineLock(FileStream stream, string holderPath)
+    {
+        _stream = stream;
+        _holderPath = holderPath;
+    }
 
     public static EngineLock Acquire(string databasePath, TimeProvider time)
     {
@@ -72,8 +78,65 @@ internal sealed class EngineLock : IDisposable
 
         // The lock file itself cannot be read by others while it is locked: the holder is named beside it.
         File.WriteAllText(lockPath + ".holder", string.Create(CultureInfo.InvariantCulture, $"pid {Environment.ProcessId}, started {time.GetUtcNow():O}"));
-        return new EngineLock(stream);
+        return new EngineLock(stream, lockPath + ".holder");
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        // The holder file goes first, while the lock is still held: readers see no engine once it is released.
+        try
+        {
+            File.Delete(_holderPath);
+        }
+        catch (IOException)
+        {
+        }
+
+        _stream.Dispose();
+    }
+
+    /// <summary>
+    /// Whether an engine holds the database now, without touching the lock (probing it would make a starting engine fail):
+    /// the holder file names a pid that is alive and started no later than the lock was taken (a reused pid started later).
+    /// </summary>
+    /// <param name="databasePath">The database.</param>
+    /// <returns>The holder's description (pid and start time), or null when no engine runs.</returns>
+    public static string? LiveHolder(string databasePath)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(Path.GetFullPath(databasePath) + ".lock.holder").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        var parts = text.Split(", started ", 2);
+        if (parts.Length != 2 || !parts[0].StartsWith("pid ", StringComparison.Ordinal)
+            || !int.TryParse(parts[0][4..], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+            || !DateTimeOffset.TryParse(parts[1], CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var locked))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.HasExited || process.StartTime.ToUniversalTime() > locked.UtcDateTime.AddSeconds(1) ? null : text;
+        }
+        catch (ArgumentException)
+        {
+            return null; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 }

@@ -32,6 +32,12 @@ public sealed class EngineOptions
     [Range(0, 1000)]
     public int UnreachableRetries { get; set; } = 10;
 
+    /// <summary>
+    /// Whether the engine runs instances (starts WorkflowCore's host). False for an engine that only takes an operator
+    /// action (e.g. <c>jailwf abort</c>) under the database lock without running any step. Default true.
+    /// </summary>
+    public bool RunInstances { get; set; } = true;
+
     /// <summary>Validates the options.</summary>
     /// <exception cref="ValidationException">An option is out of range or missing; the message names it.</exception>
     public void Validate() => Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);

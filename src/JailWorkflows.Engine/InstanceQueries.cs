@@ -24,6 +24,32 @@ public enum StepState
 
     /// <summary>Waits for a person's approval (<c>jailwf approve</c>); see <see cref="InstanceView.Approval"/>.</summary>
     AwaitingApproval,
+
+    /// <summary>Skipped by an operator (<c>jailwf skip</c>): it ended without doing its work.</summary>
+    Skipped,
+}
+
+/// <summary>Where an instance is, as people see it (<c>jailwf list</c>).</summary>
+public enum InstanceState
+{
+    /// <summary>An engine runs it (a step runs or waits for its host job or its next attempt).</summary>
+    Running,
+
+    /// <summary>Runnable, a step began and has not ended, and no engine holds the database: the engine stopped (killed, host
+    /// rebooted). The next engine to start continues it at once (<c>jailwf resume</c>).</summary>
+    Interrupted,
+
+    /// <summary>A step failed for good; the instance waits for a decision (<c>jailwf retry|skip|abort|resume</c>); see <see cref="InstanceView.Incident"/>.</summary>
+    Incident,
+
+    /// <summary>Waits for a person's approval (<c>jailwf approve</c>); see <see cref="InstanceView.Approval"/>.</summary>
+    AwaitingApproval,
+
+    /// <summary>Every step ended.</summary>
+    Complete,
+
+    /// <summary>Ended by an operator (<c>jailwf abort</c>) before its end.</summary>
+    Aborted,
 }
 
 /// <summary>An approval an instance waits for.</summary>
@@ -39,7 +65,17 @@ public sealed record ApprovalRequest(string Step, IReadOnlyList<string> Files, s
 /// <param name="State">State.</param>
 /// <param name="Started">Start time (UTC), if started.</param>
 /// <param name="Ended">End time (UTC), if ended.</param>
-public sealed record StepView(string Id, string Title, string Activity, StepState State, DateTime? Started, DateTime? Ended);
+public sealed record StepView(string Id, string Title, string Activity, StepState State, DateTime? Started, DateTime? Ended)
+{
+    /// <summary>How the activity recovers after a crash (from <see cref="ActivityCatalog"/>).</summary>
+    public RecoveryPolicy Recovery { get; init; }
+
+    /// <summary>The step's retry policy (the definition's, or the activity's default).</summary>
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+
+    /// <summary>Failed attempts of the step's current run (0 when none failed).</summary>
+    public int Failures { get; init; }
+}
 
 /// <summary>An instance as the CLI and the server show it.</summary>
 /// <param name="Id">Instance id.</param>
@@ -64,6 +100,12 @@ public sealed record InstanceView(string Id, string Definition, int Version, str
 
     /// <summary>The jails directory of the instance's plan (where its jail root is), or null when unknown.</summary>
     public string? JailsDir { get; init; }
+
+    /// <summary>The open incident the instance waits on (a decision), or null.</summary>
+    public Incident? Incident { get; init; }
+
+    /// <summary>Where the instance is (running, interrupted, incident, approval, complete, aborted).</summary>
+    public InstanceState State { get; init; }
 }
 
 /// <summary>
@@ -72,6 +114,8 @@ public sealed record InstanceView(string Id, string Definition, int Version, str
 /// </summary>
 public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextFactory<JailwfDbContext> contexts, Journal journal)
 {
+    private string? _databasePath;
+
     /// <summary>Opens read-only queries on a database file.</summary>
     /// <param name="databasePath">The SQLite file.</param>
     /// <returns>The queries and the service provider to dispose.</returns>
@@ -210,7 +254,18 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
                     _ => StepState.Running,
                 };
                 var doc = document.Steps[i];
-                steps.Add(new StepView(doc.Id, doc.Title, doc.Activity, state, pointer?.StartTime, pointer?.EndTime));
+                var values = (pointer?.PersistenceData as ActivityState)?.Values;
+                if (state == StepState.Done && values?.ContainsKey(Activity.SkipKey) == true)
+                {
+                    state = StepState.Skipped;
+                }
+
+                steps.Add(new StepView(doc.Id, doc.Title, doc.Activity, state, pointer?.StartTime, pointer?.EndTime)
+                {
+                    Recovery = ActivityCatalog.All.TryGetValue(doc.Activity, out var descriptor) ? descriptor.Recovery : RecoveryPolicy.AskOperator,
+                    Retry = doc.Retry,
+                    Failures = values?.TryGetValue(Activity.FailuresKey, out var f) == true && int.TryParse(f, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0,
+                });
             }
         }
 
@@ -221,10 +276,27 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
             .Where(j => j.InstanceId == instance.Id && j.Kind == JournalEntryKind.JobOutput)
             .OrderByDescending(j => j.Id).Select(j => j.Message).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         var server = instance.Reference ?? (instance.Data as ConsolidationData)?.Server;
+        var incident = instance.Status == WorkflowStatus.Suspended
+            ? await db.Incidents.AsNoTracking().Where(x => x.InstanceId == instance.Id && x.ClosedAt == null).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false)
+            : null;
+        var approval = PendingApproval(instance);
+        _databasePath ??= db.Database.GetDbConnection().DataSource;
+        var instanceState = instance.Status switch
+        {
+            WorkflowStatus.Complete => InstanceState.Complete,
+            WorkflowStatus.Terminated => InstanceState.Aborted,
+            WorkflowStatus.Suspended => InstanceState.Incident,
+            _ when approval is not null => InstanceState.AwaitingApproval,
+            _ when instance.ExecutionPointers.Any(p => p.Active && p.StartTime is not null && p.Status != PointerStatus.WaitingForEvent)
+                && EngineLock.LiveHolder(_databasePath) is null => InstanceState.Interrupted,
+            _ => InstanceState.Running,
+        };
         return new InstanceView(instance.Id, instance.WorkflowDefinitionId, instance.Version, server, instance.Status, instance.CreateTime, instance.CompleteTime, steps, instance.Status == WorkflowStatus.Complete ? null : lastError, lastOutput)
         {
-            Approval = PendingApproval(instance),
+            Approval = approval,
             JailsDir = (instance.Data as ConsolidationData)?.Plan.JailHost.JailsDir,
+            Incident = incident,
+            State = instanceState,
         };
     }
 

@@ -1,6 +1,7 @@
 using JailWorkflows.Engine.Activities;
 using JailWorkflows.Engine.Definitions;
 using JailWorkflows.Engine.Store;
+using JailWorkflows.Hosts;
 using JailWorkflows.Plans;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,6 +23,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     private readonly EngineLock _lock;
     private readonly ILogger<JailwfEngine> _logger;
     private bool _stopped;
+    private bool _hostStarted;
 
     private JailwfEngine(ServiceProvider services, EngineLock engineLock, IReadOnlyDictionary<(string Id, int Version), WorkflowDocument> definitions)
     {
@@ -86,7 +88,12 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
             var definitions = await RegisterDefinitionsAsync(provider, options, cancellationToken).ConfigureAwait(false);
             var engine = new JailwfEngine(provider, engineLock, definitions);
-            await engine.Host.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (options.RunInstances)
+            {
+                await WakeInterruptedAsync(provider, cancellationToken).ConfigureAwait(false);
+                await engine.Host.StartAsync(cancellationToken).ConfigureAwait(false);
+                engine._hostStarted = true;
+            }
             return engine;
         }
         catch
@@ -205,27 +212,247 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         return jailA == jailB && hostA == hostB && a.JailHost.JailsDir.TrimEnd('/') == b.JailHost.JailsDir.TrimEnd('/');
     }
 
-    /// <summary>Resumes a suspended instance (after an incident): its failed step runs again from its last checkpoint.</summary>
-    /// <param name="instanceId">The instance.</param>
+    /// <summary>
+    /// Continues an instance from its last checkpoint: a suspended one (an incident; closed as resumed, the step's attempts
+    /// counted afresh) runs its failed step again; an interrupted one (runnable, left by an engine that stopped) needs
+    /// nothing but this running engine, which continues it at once. Journaled as an operator action.
+    /// </summary>
+    /// <param name="instanceId">The instance (full id).</param>
+    /// <param name="reason">Why; null for none given.</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>True when it was suspended and is runnable now; false when it was not suspended.</returns>
+    /// <returns>True when it was suspended and is runnable now; false when it was runnable already.</returns>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
-    public async Task<bool> ResumeAsync(string instanceId, CancellationToken cancellationToken = default)
+    /// <exception cref="InstanceStateException">The instance is complete or aborted; nothing changed.</exception>
+    public async Task<bool> ResumeAsync(string instanceId, string? reason = null, CancellationToken cancellationToken = default)
     {
-        var instance = await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
-            ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.");
-        if (instance.Status != WorkflowStatus.Suspended)
+        var instance = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        if (instance.Status == WorkflowStatus.Runnable)
         {
             return false;
         }
 
-        var resumed = await Host.ResumeWorkflow(instanceId).ConfigureAwait(false);
-        if (resumed)
+        if (instance.Status != WorkflowStatus.Suspended)
         {
-            await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.OperatorAction, Message = "resumed" }, cancellationToken).ConfigureAwait(false);
+            throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)}: there is nothing to resume.");
         }
 
-        return resumed;
+        await DecideAsync(instance, IncidentResolution.Resumed, reason, state => ResetAttempts(state), cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Has the failed step of a suspended instance (its open incident) run again from its checkpoint, with its attempts
+    /// counted afresh; closes the incident as retried and journals the operator action with the reason.
+    /// </summary>
+    /// <param name="instanceId">The instance (full id).</param>
+    /// <param name="reason">Why (required).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The step that runs again.</returns>
+    /// <exception cref="ArgumentException">No reason given.</exception>
+    /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
+    /// <exception cref="InstanceStateException">The instance has no incident (it runs, waits for an approval, or ended); nothing changed.</exception>
+    public async Task<string> RetryAsync(string instanceId, string reason, CancellationToken cancellationToken = default)
+    {
+        RequireReason(reason);
+        var instance = await RequireIncidentAsync(instanceId, "retry", cancellationToken).ConfigureAwait(false);
+        return await DecideAsync(instance, IncidentResolution.Retried, reason, state => ResetAttempts(state), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Skips the failed step of a suspended instance: the step ends without running (journaled as skipped) and the next
+    /// one runs. Refused when a later step needs what the failed one produces (<see cref="ActivityDescriptor.Needs"/>),
+    /// unless <paramref name="force"/>.
+    /// </summary>
+    /// <param name="instanceId">The instance (full id).</param>
+    /// <param name="reason">Why (required).</param>
+    /// <param name="force">Skip even when a later step needs the step's result.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The skipped step.</returns>
+    /// <exception cref="ArgumentException">No reason given.</exception>
+    /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
+    /// <exception cref="InstanceStateException">The instance has no incident, or a later step needs the step's result; nothing changed.</exception>
+    public async Task<string> SkipAsync(string instanceId, string reason, bool force, CancellationToken cancellationToken = default)
+    {
+        RequireReason(reason);
+        var instance = await RequireIncidentAsync(instanceId, "skip", cancellationToken).ConfigureAwait(false);
+        var document = Definitions[(instance.WorkflowDefinitionId, instance.Version)];
+        var pointer = FailedPointer(instance);
+        var failed = document.Steps[pointer.StepId];
+        var produces = ActivityCatalog.All[failed.Activity].Produces;
+        var needing = document.Steps.Skip(pointer.StepId + 1)
+            .Select(s => (Step: s, Needs: ActivityCatalog.All[s.Activity].Needs.Intersect(produces, StringComparer.Ordinal).ToList()))
+            .FirstOrDefault(x => x.Needs.Count > 0);
+        if (needing.Step is not null && !force)
+        {
+            throw new InstanceStateException(instanceId, $"Step {failed.Id} ({failed.Activity}) of instance {instanceId} is not skipped: the later step {needing.Step.Id} ({needing.Step.Activity}) needs its {string.Join(", ", needing.Needs)}. Retry it, abort the instance, or skip with --force if you made that result by hand.");
+        }
+
+        return await DecideAsync(
+            instance,
+            IncidentResolution.Skipped,
+            reason + (needing.Step is not null ? $" (forced although {needing.Step.Id} needs its {string.Join(", ", needing.Needs)})" : string.Empty),
+            state =>
+            {
+                ResetAttempts(state);
+                state.Values[Activity.SkipKey] = reason.Trim();
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Ends an unfinished instance (Terminated): its running host job is killed first (SIGKILL to the job's whole process
+    /// group, confirmed gone; <see cref="HostJobs.KillAsync"/>) unless another unfinished instance works on the same job
+    /// (the shared world build), its open incident is closed as aborted, and the operator action is journaled. The jail
+    /// root and what was transferred are left as they are.
+    /// </summary>
+    /// <param name="instanceId">The instance (full id).</param>
+    /// <param name="reason">Why (required).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The host job that was killed, or null when none ran (or it is shared and was left running).</returns>
+    /// <exception cref="ArgumentException">No reason given.</exception>
+    /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
+    /// <exception cref="InstanceStateException">The instance is complete or aborted already; nothing changed.</exception>
+    /// <exception cref="HostCommandException">The job could not be killed (it is still alive); the instance was not ended.</exception>
+    /// <exception cref="HostUnreachableException">The jail host cannot be reached to kill the job; the instance was not ended.</exception>
+    public async Task<string?> AbortAsync(string instanceId, string reason, CancellationToken cancellationToken = default)
+    {
+        RequireReason(reason);
+        var instance = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        if (instance.Status is not (WorkflowStatus.Runnable or WorkflowStatus.Suspended))
+        {
+            throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)} already: there is nothing to abort.");
+        }
+
+        // Ended first, so no step of it starts another job; then its job is killed.
+        var time = _services.GetRequiredService<TimeProvider>();
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(30);
+        while (!await Host.TerminateWorkflow(instanceId).ConfigureAwait(false))
+        {
+            // A step of the instance is running right now (it holds the instance's lock): steps are short, try again.
+            if (time.GetUtcNow() > deadline)
+            {
+                throw new TimeoutException($"Instance {instanceId} stayed busy for 30 s; nothing was changed; try again.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        var killed = default(string);
+        var active = instance.ExecutionPointers.FirstOrDefault(p => p.Active && p.PersistenceData is ActivityState { JobId: not null });
+        if (active?.PersistenceData is ActivityState { JobId: { } jobId } && instance.Data is ConsolidationData data)
+        {
+            var sharers = new List<string>();
+            foreach (var other in await Queries.ListAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (other.Id != instanceId && other.Status is WorkflowStatus.Runnable or WorkflowStatus.Suspended
+                    && await Queries.GetAsync(other.Id, cancellationToken).ConfigureAwait(false) is { } o
+                    && o.ExecutionPointers.Any(p => p.Active && p.PersistenceData is ActivityState { JobId: { } j } && j == jobId))
+                {
+                    sharers.Add(other.Id);
+                }
+            }
+
+            if (sharers.Count > 0)
+            {
+                await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} left running: instance(s) {string.Join(", ", sharers)} work on it too" }, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var host = await _services.GetRequiredService<HostConnections>().GetJailHostAsync(data.Plan.JailHost, cancellationToken).ConfigureAwait(false);
+                var state = await new HostJobs(host, data.Plan.JailHost.JobsDir).KillAsync(jobId, cancellationToken).ConfigureAwait(false);
+                await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} on {data.Plan.JailHost.Name} killed (process group gone; {state.Status.ToString().ToLowerInvariant()})" }, cancellationToken).ConfigureAwait(false);
+                killed = jobId;
+            }
+        }
+
+        await _services.GetRequiredService<Incidents>().CloseAsync(instanceId, null, IncidentResolution.Aborted, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+        return killed;
+    }
+
+    private static void RequireReason(string reason)
+    {
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw new ArgumentException("A reason is required (--reason): it is written to the journal.", nameof(reason));
+        }
+    }
+
+    private static void ResetAttempts(ActivityState state)
+    {
+        state.Values.Remove(Activity.FailuresKey);
+        state.Values.Remove(Activity.NotBeforeKey);
+    }
+
+    private static string Describe(WorkflowStatus status) => status switch
+    {
+        WorkflowStatus.Complete => "complete",
+        WorkflowStatus.Terminated => "aborted",
+        WorkflowStatus.Suspended => "suspended with an incident",
+        _ => "running",
+    };
+
+    private static ExecutionPointer FailedPointer(WorkflowInstance instance) =>
+        instance.ExecutionPointers.Where(p => p.Active).OrderByDescending(p => p.Status == PointerStatus.Failed).FirstOrDefault()
+        ?? throw new InstanceStateException(instance.Id, $"Instance {instance.Id} is suspended but has no active step.");
+
+    private async Task<WorkflowInstance> LoadAsync(string instanceId, CancellationToken cancellationToken) =>
+        await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.");
+
+    private async Task<WorkflowInstance> RequireIncidentAsync(string instanceId, string verb, CancellationToken cancellationToken)
+    {
+        var instance = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        if (instance.Status != WorkflowStatus.Suspended)
+        {
+            var what = InstanceQueries.PendingApproval(instance) is not null ? "waits for an approval ('jailwf approve')" : Describe(instance.Status);
+            throw new InstanceStateException(instanceId, $"Instance {instanceId} has no incident to {verb}: it {(what.StartsWith("waits", StringComparison.Ordinal) ? what : "is " + what)}.");
+        }
+
+        return instance;
+    }
+
+    /// <summary>Applies a decision to the suspended instance's failed step (under the instance's lock), closes the incident, journals it, and makes the instance runnable.</summary>
+    private async Task<string> DecideAsync(WorkflowInstance snapshot, IncidentResolution resolution, string? reason, Action<ActivityState> change, CancellationToken cancellationToken)
+    {
+        var locks = _services.GetRequiredService<IDistributedLockProvider>();
+        var store = _services.GetRequiredService<SqlitePersistenceProvider>();
+        if (!await locks.AcquireLock(snapshot.Id, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InstanceStateException(snapshot.Id, $"Instance {snapshot.Id} is busy; try again.");
+        }
+
+        string step;
+        try
+        {
+            var instance = await store.GetWorkflowInstance(snapshot.Id, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No workflow instance '{snapshot.Id}'.");
+            if (instance.Status != WorkflowStatus.Suspended)
+            {
+                throw new InstanceStateException(snapshot.Id, $"Instance {snapshot.Id} is {Describe(instance.Status)} now; nothing was changed.");
+            }
+
+            var pointer = FailedPointer(instance);
+            var state = (pointer.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
+            change(state);
+            pointer.PersistenceData = state;
+            pointer.SleepUntil = null;
+            await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
+            step = Definitions.TryGetValue((instance.WorkflowDefinitionId, instance.Version), out var document) && pointer.StepId < document.Steps.Count
+                ? document.Steps[pointer.StepId].Id
+                : pointer.StepName ?? pointer.StepId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            await locks.ReleaseLock(snapshot.Id).ConfigureAwait(false);
+        }
+
+        await _services.GetRequiredService<Incidents>().CloseAsync(snapshot.Id, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+        if (!await Host.ResumeWorkflow(snapshot.Id).ConfigureAwait(false))
+        {
+            throw new InstanceStateException(snapshot.Id, $"Instance {snapshot.Id} could not be resumed (WorkflowCore refused); see 'jailwf status {snapshot.Id}'.");
+        }
+
+        return step;
     }
 
     /// <summary>
@@ -291,7 +518,10 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         _stopped = true;
         try
         {
-            await Host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            if (_hostStarted)
+            {
+                await Host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
         {
@@ -344,6 +574,49 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     }
 
     /// <summary>
+    /// Instances left runnable by an engine that stopped (killed, host rebooted) continue at once: a step that was
+    /// sleeping between two polls of its host job is woken, so the first poll of the store (right at start) runs it,
+    /// not the end of its poll interval. Steps waiting for an approval stay waiting; a retry backoff is kept by the
+    /// activity base, which sleeps again until its time.
+    /// </summary>
+    private static async Task WakeInterruptedAsync(ServiceProvider provider, CancellationToken cancellationToken)
+    {
+        var store = provider.GetRequiredService<SqlitePersistenceProvider>();
+        var journal = provider.GetRequiredService<Journal>();
+        var time = provider.GetRequiredService<TimeProvider>();
+        var factory = provider.GetRequiredService<IDbContextFactory<JailwfDbContext>>();
+        List<string> ids;
+        await using (var db = await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ids = await db.WorkflowInstances.AsNoTracking().Where(w => w.Status == WorkflowStatus.Runnable).Select(w => w.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var now = time.GetUtcNow().UtcDateTime;
+        foreach (var instance in await store.GetWorkflowInstances(ids, cancellationToken).ConfigureAwait(false))
+        {
+            var woken = instance.ExecutionPointers
+                .Where(p => p.Active && p.Status != PointerStatus.WaitingForEvent && p.SleepUntil is { } until && until > now)
+                .ToList();
+            foreach (var pointer in woken)
+            {
+                pointer.SleepUntil = null;
+            }
+
+            if (woken.Count > 0 || instance.NextExecution is { } next && next > now.Ticks)
+            {
+                instance.NextExecution = now.Ticks;
+                await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
+            }
+
+            var running = instance.ExecutionPointers.Where(p => p.Active && p.StartTime is not null && p.Status != PointerStatus.WaitingForEvent).Select(p => p.StepName).ToList();
+            if (running.Count > 0)
+            {
+                await journal.AppendAsync(new JournalEntry { InstanceId = instance.Id, Kind = JournalEntryKind.Info, Message = $"engine started: the interrupted step {string.Join(", ", running)} continues from its checkpoint" }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
     /// EF Core's SQLite migrator takes a lock row in <c>__EFMigrationsLock</c> while it runs; an engine killed in
     /// that moment leaves the row, and every later Migrate() would wait for it forever. This engine holds the
     /// database's <see cref="EngineLock"/>, so no other migrator can be running: a row found now is stale.
@@ -376,6 +649,19 @@ public sealed class NotAwaitingApprovalException : InvalidOperationException
     {
         InstanceId = instanceId;
     }
+
+    /// <summary>The instance.</summary>
+    public string InstanceId { get; }
+}
+
+/// <summary>An operator action does not fit the instance's state (e.g. retry on an instance without an incident); nothing was changed.</summary>
+public sealed class InstanceStateException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="instanceId">The instance.</param>
+    /// <param name="message">What is wrong and what to do instead.</param>
+    public InstanceStateException(string instanceId, string message)
+        : base(message) => InstanceId = instanceId;
 
     /// <summary>The instance.</summary>
     public string InstanceId { get; }

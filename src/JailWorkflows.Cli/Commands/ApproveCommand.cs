@@ -20,6 +20,7 @@ internal sealed class ApproveCommand : AsyncCommand<ApproveCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        await settings.RefuseUnlessAsync(v => v.State == InstanceState.AwaitingApproval, "approve", cancellationToken).ConfigureAwait(false);
         var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         return await ApproveAndFollowAsync(engine, [id], settings.Reason, cancellationToken).ConfigureAwait(false);

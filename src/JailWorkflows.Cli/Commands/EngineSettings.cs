@@ -47,9 +47,12 @@ internal class InstanceSettings : EngineSettings
     public string Instance { get; init; } = string.Empty;
 
     /// <summary>Starts the engine on an existing database and resolves <see cref="Instance"/> (an id or a unique prefix).</summary>
-    public async Task<(JailwfEngine Engine, string InstanceId)> StartEngineForInstanceAsync(CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="runInstances">Whether the engine runs instances (false: only an operator action, no step runs).</param>
+    public async Task<(JailwfEngine Engine, string InstanceId)> StartEngineForInstanceAsync(CancellationToken cancellationToken, bool runInstances = true)
     {
         var options = ToEngineOptions();
+        options.RunInstances = runInstances;
         if (!File.Exists(options.DatabasePath))
         {
             throw new FileNotFoundException($"No JailWorkflows database at {options.DatabasePath}.", options.DatabasePath);
@@ -66,6 +69,49 @@ internal class InstanceSettings : EngineSettings
         {
             await engine.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Refuses (nothing started, nothing changed) when the instance is unknown or <paramref name="fits"/> says its state does
+    /// not fit <paramref name="verb"/>; read-only, before any engine starts (an engine start would run other instances).
+    /// A database with an older schema is left to the engine's own check.
+    /// </summary>
+    public async Task RefuseUnlessAsync(Func<InstanceView, bool> fits, string verb, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(DatabasePath))
+        {
+            throw new FileNotFoundException($"No JailWorkflows database at {DatabasePath}.", DatabasePath);
+        }
+
+        InstanceQueries queries;
+        IAsyncDisposable owner;
+        try
+        {
+            (queries, owner) = InstanceQueries.Open(DatabasePath);
+        }
+        catch (InvalidOperationException)
+        {
+            return; // an older schema: the engine upgrades it and checks the state itself
+        }
+
+        await using (owner.ConfigureAwait(false))
+        {
+            var view = await queries.ViewAsync(Instance, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No workflow instance '{Instance}'.");
+            if (!fits(view))
+            {
+                var what = view.State switch
+                {
+                    InstanceState.Complete => "is complete",
+                    InstanceState.Aborted => "was aborted",
+                    InstanceState.AwaitingApproval => $"waits for an approval at step {view.Approval?.Step} ('jailwf approve {view.Id} --reason ...')",
+                    InstanceState.Incident => $"has an incident at step {view.Incident?.Step ?? view.Current?.Id}",
+                    InstanceState.Interrupted => "was interrupted and has no incident ('jailwf resume' continues it)",
+                    _ => "is running and has no incident",
+                };
+                throw new InstanceStateException(view.Id, $"Instance {view.Id} {what}: nothing to {verb}; nothing was changed.");
+            }
         }
     }
 }

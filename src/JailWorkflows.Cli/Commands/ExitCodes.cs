@@ -34,6 +34,7 @@ internal static class ExitCodes
             DefinitionValidationException => (BadInput, "Invalid workflow definition"),
             ValidationException => (BadInput, "Invalid option"),
             NotAwaitingApprovalException => (BadInput, "Nothing to approve"),
+            InstanceStateException => (BadInput, "Refused"),
             KeyNotFoundException => (BadInput, "Not found"),
             InstanceConflictException => (BadInput, "Refused"),
             FileNotFoundException => (BadInput, "Not found"),

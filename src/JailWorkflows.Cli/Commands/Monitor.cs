@@ -75,6 +75,18 @@ internal static class Monitor
         return Summarize(views);
     }
 
+    /// <summary>The other runnable instances the started engine continues too (interrupted ones); each is named on the console.</summary>
+    public static async Task<IReadOnlyList<string>> AlsoRunningAsync(JailwfEngine engine, string id, CancellationToken cancellationToken)
+    {
+        var others = (await engine.RunnableInstancesAsync(cancellationToken).ConfigureAwait(false)).Where(o => o != id).ToList();
+        foreach (var other in others)
+        {
+            AnsiConsole.MarkupLine($"also continuing interrupted instance {other}");
+        }
+
+        return others;
+    }
+
     private static async Task<IReadOnlyList<InstanceView>> ReadAsync(InstanceQueries queries, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
         var views = new List<InstanceView>();
@@ -108,10 +120,21 @@ internal static class Monitor
                 continue;
             }
 
+            if (view.Status == WorkflowStatus.Terminated)
+            {
+                AnsiConsole.MarkupLine($"[grey]■[/] {Markup.Escape(view.Server ?? view.Id)}: aborted (instance {view.Id})");
+                continue;
+            }
+
             failed = true;
-            var step = view.Current;
-            Consoles.Error.MarkupLine($"[red]✘[/] {Markup.Escape(view.Server ?? view.Id)}: {view.Status.ToString().ToLowerInvariant()} at step [bold]{Markup.Escape(step?.Id ?? "?")}[/]: {Markup.Escape(view.LastError ?? "no error recorded")}");
-            Consoles.Error.MarkupLine($"  after fixing the cause: [bold]jailwf resume {view.Id}[/]; journal: jailwf logs {view.Id}");
+            var step = view.Incident?.Step ?? view.Current?.Id;
+            Consoles.Error.MarkupLine($"[red]✘[/] {Markup.Escape(view.Server ?? view.Id)}: incident at step [bold]{Markup.Escape(step ?? "?")}[/]: {Markup.Escape(view.Incident?.Error ?? view.LastError ?? "no error recorded")}");
+            foreach (var line in (view.Incident?.OutputTail ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(5))
+            {
+                Consoles.Error.MarkupLine($"  | {Markup.Escape(line)}");
+            }
+
+            Consoles.Error.MarkupLine($"  decide: [bold]jailwf retry {view.Id} --reason \"...\"[/] (after fixing the cause), skip or abort; journal: jailwf logs {view.Id}");
         }
 
         return failed ? ExitCodes.WorkflowFailed : waiting ? ExitCodes.WaitsForApproval : 0;
@@ -128,6 +151,7 @@ internal static class Monitor
                 StepState.Running => $"[yellow]{Markup.Escape(s.Id)}…[/]",
                 StepState.Failed => $"[red]{Markup.Escape(s.Id)}✘[/]",
                 StepState.AwaitingApproval => $"[yellow]{Markup.Escape(s.Id)}⏸[/]",
+                StepState.Skipped => $"[grey]{Markup.Escape(s.Id)}↷[/]",
                 _ => $"[grey]{Markup.Escape(s.Id)}[/]",
             }));
             var output = view.LastOutput ?? string.Empty;

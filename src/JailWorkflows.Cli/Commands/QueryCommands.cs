@@ -14,15 +14,15 @@ internal sealed class ListCommand : AsyncCommand<EngineSettings>
         var (queries, owner) = InstanceQueries.Open(settings.DatabasePath);
         await using (owner.ConfigureAwait(false))
         {
-            var table = new Table().AddColumns("Instance", "Definition", "Server", "Status", "Step", "Created (UTC)");
+            var table = new Table().AddColumns("Instance", "Definition", "Server", "State", "Step", "Created (UTC)");
             foreach (var view in await queries.ListAsync(cancellationToken).ConfigureAwait(false))
             {
                 table.AddRow(
                     Markup.Escape(view.Id),
                     Markup.Escape($"{view.Definition} v{view.Version}"),
                     Markup.Escape(view.Server ?? string.Empty),
-                    Markup.Escape(view.Status.ToString()),
-                    Markup.Escape(view.Current?.Id ?? string.Empty),
+                    Markup.Escape(view.State.ToString()),
+                    Markup.Escape(view.Incident?.Step ?? view.Current?.Id ?? string.Empty),
                     view.Created.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
             }
 
@@ -42,22 +42,36 @@ internal sealed class StatusCommand : AsyncCommand<InstanceSettings>
         {
             var view = await queries.ViewAsync(settings.Instance, cancellationToken).ConfigureAwait(false)
                 ?? throw new KeyNotFoundException($"No workflow instance '{settings.Instance}'.");
-            AnsiConsole.MarkupLine($"instance [bold]{view.Id}[/]: {Markup.Escape(view.Definition)} v{view.Version} for {Markup.Escape(view.Server ?? "?")}: [bold]{view.Status}[/]");
-            var table = new Table().AddColumns("Step", "Activity", "Recovery", "State", "Started (UTC)", "Ended (UTC)");
+            AnsiConsole.MarkupLine($"instance [bold]{view.Id}[/]: {Markup.Escape(view.Definition)} v{view.Version} for {Markup.Escape(view.Server ?? "?")}: [bold]{view.State}[/]");
+            var table = new Table().AddColumns("Step", "Activity", "Recovery", "Retry", "State", "Started (UTC)", "Ended (UTC)");
             foreach (var step in view.Steps)
             {
-                var recovery = Engine.Activities.ActivityCatalog.All.TryGetValue(step.Activity, out var d) ? d.Recovery.ToString() : string.Empty;
-                table.AddRow(Markup.Escape(step.Id), Markup.Escape(step.Activity), recovery, step.State.ToString(), Time(step.Started), Time(step.Ended));
+                var state = step.Failures > 0 && step.State is StepState.Running or StepState.Failed ? $"{step.State} ({step.Failures} failed)" : step.State.ToString();
+                table.AddRow(Markup.Escape(step.Id), Markup.Escape(step.Activity), step.Recovery.ToString(), Markup.Escape(step.Retry.ToString()), Markup.Escape(state), Time(step.Started), Time(step.Ended));
             }
 
             AnsiConsole.Write(table);
+            if (view.Incident is { } incident)
+            {
+                AnsiConsole.MarkupLine($"[red]incident[/] at step [bold]{Markup.Escape(incident.Step)}[/] on {Markup.Escape(incident.Host)} after {incident.Attempts} attempt(s), {incident.OpenedAt.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)} UTC: {Markup.Escape(incident.Error)}");
+                foreach (var line in incident.OutputTail.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    AnsiConsole.MarkupLine($"  | {Markup.Escape(line)}");
+                }
+
+                AnsiConsole.MarkupLine($"  decide: jailwf retry|skip|abort {view.Id} --reason \"...\" (or resume)");
+            }
+            else if (view.State == InstanceState.Interrupted)
+            {
+                AnsiConsole.MarkupLine($"[yellow]interrupted[/]: no engine runs it; 'jailwf resume {view.Id}' continues it from its checkpoint");
+            }
             if (view.Approval is { } approval)
             {
                 AnsiConsole.MarkupLine($"[yellow]waits for approval[/] at step [bold]{Markup.Escape(approval.Step)}[/]: {Markup.Escape(string.Join(", ", approval.Files))}");
                 AnsiConsole.MarkupLine($"  continue with: jailwf approve {view.Id} --reason \"...\"");
             }
 
-            if (view.LastError is { } error)
+            if (view.Incident is null && view.LastError is { } error)
             {
                 AnsiConsole.MarkupLine($"[red]last error:[/] {Markup.Escape(error)}");
             }

@@ -73,35 +73,31 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 }
 
 /// <summary><c>jailwf resume &lt;instance&gt;</c>: continue an interrupted or suspended instance and follow it.</summary>
-internal sealed class ResumeCommand : AsyncCommand<InstanceSettings>
+internal sealed class ResumeCommand : AsyncCommand<ResumeCommand.Settings>
 {
-    public override async Task<int> ExecuteAsync(CommandContext context, InstanceSettings settings, CancellationToken cancellationToken)
+    public sealed class Settings : InstanceSettings
     {
+        [CommandOption("--reason <TEXT>")]
+        [Description("Why (written to the journal).")]
+        public string? Reason { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        await settings.RefuseUnlessAsync(v => v.State is InstanceState.Incident or InstanceState.Interrupted or InstanceState.Running or InstanceState.AwaitingApproval, "resume", cancellationToken).ConfigureAwait(false);
         var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
-        switch (view!.Status)
+        if (await engine.ResumeAsync(id, settings.Reason, cancellationToken).ConfigureAwait(false))
         {
-            case WorkflowCore.Models.WorkflowStatus.Complete:
-                AnsiConsole.MarkupLine($"instance {id} has already completed; nothing to resume");
-                return 0;
-            case WorkflowCore.Models.WorkflowStatus.Terminated:
-                throw new ArgumentException($"Instance {id} was terminated; it cannot be resumed.");
-            case WorkflowCore.Models.WorkflowStatus.Suspended:
-                await engine.ResumeAsync(id, cancellationToken).ConfigureAwait(false);
-                AnsiConsole.MarkupLine($"resumed instance {id} at step {Markup.Escape(view.Current?.Id ?? "?")}");
-                break;
-            default:
-                AnsiConsole.MarkupLine($"continuing interrupted instance {id}");
-                break;
+            AnsiConsole.MarkupLine($"resumed instance {id} at step {Markup.Escape(view!.Current?.Id ?? "?")}");
+        }
+        else
+        {
+            AnsiConsole.MarkupLine($"continuing interrupted instance {id}");
         }
 
-        var others = (await engine.RunnableInstancesAsync(cancellationToken).ConfigureAwait(false)).Where(o => o != id).ToList();
-        foreach (var other in others)
-        {
-            AnsiConsole.MarkupLine($"also continuing interrupted instance {other}");
-        }
-
+        var others = await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false);
         return await Monitor.FollowAsync(engine.Queries, [id, .. others], cancellationToken).ConfigureAwait(false);
     }
 }

@@ -16,7 +16,8 @@ namespace JailWorkflows.Engine.Activities;
 /// <param name="Options">Engine options (poll interval).</param>
 /// <param name="Time">The clock.</param>
 /// <param name="LoggerFactory">Logging.</param>
-public sealed record ActivityServices(Journal Journal, HostConnections Hosts, EngineOptions Options, TimeProvider Time, ILoggerFactory LoggerFactory);
+/// <param name="Incidents">Incidents (steps that failed for good).</param>
+public sealed record ActivityServices(Journal Journal, HostConnections Hosts, EngineOptions Options, TimeProvider Time, ILoggerFactory LoggerFactory, Incidents Incidents);
 
 /// <summary>
 /// Base of every activity (a WorkflowCore step body). A run is short (DESIGN.md D2): it decides, starts or
@@ -39,6 +40,18 @@ public abstract class Activity : StepBodyAsync
     /// <summary>Engine services.</summary>
     protected ActivityServices Services { get; }
 
+    /// <summary>The step's retry policy (set by the engine from the definition; the activity's catalog default otherwise).</summary>
+    public RetryPolicy Retry { get; set; } = RetryPolicy.Default;
+
+    /// <summary>The key of <see cref="ActivityState.Values"/> that <c>jailwf skip</c> sets (to the reason): the step ends at once, skipped.</summary>
+    public const string SkipKey = "operator.skip";
+
+    /// <summary>The key of <see cref="ActivityState.Values"/> counting the failed attempts of the step (removed by <c>jailwf retry</c>).</summary>
+    public const string FailuresKey = "retry.failures";
+
+    /// <summary>The key of <see cref="ActivityState.Values"/> holding the earliest time (UTC, ISO 8601) of the next attempt.</summary>
+    public const string NotBeforeKey = "retry.notBefore";
+
     /// <inheritdoc />
     public sealed override async Task<ExecutionResult> RunAsync(IStepExecutionContext context)
     {
@@ -46,11 +59,27 @@ public abstract class Activity : StepBodyAsync
         var first = context.PersistenceData is not ActivityState;
 
         // A copy: what a run changes is saved only by Sleep, Checkpoint or Fail, never as a side effect of an exception.
-        var state = (context.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
+        var checkpoint = (context.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
+        var state = checkpoint.Clone();
         var run = new ActivityRun(this, context, state);
         if (first)
         {
             await run.JournalAsync(JournalEntryKind.StepStarted, $"{context.Step.Name}").ConfigureAwait(false);
+        }
+
+        if (state.Values.TryGetValue(SkipKey, out var skipReason))
+        {
+            await run.JournalAsync(JournalEntryKind.StepSkipped, $"{context.Step.Name}: skipped by an operator ({skipReason})").ConfigureAwait(false);
+            return ExecutionResult.Next();
+        }
+
+        // A backoff interrupted by an engine restart (which wakes every sleeping step at once) is waited out.
+        var now = Services.Time.GetUtcNow();
+        if (state.Values.TryGetValue(NotBeforeKey, out var notBeforeText)
+            && DateTimeOffset.TryParse(notBeforeText, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var notBefore)
+            && notBefore > now)
+        {
+            return ExecutionResult.Sleep(notBefore - now, state);
         }
 
         try
@@ -60,6 +89,12 @@ public abstract class Activity : StepBodyAsync
             if (result.Proceed)
             {
                 await run.JournalAsync(JournalEntryKind.StepFinished, $"{context.Step.Name}: done").ConfigureAwait(false);
+
+                // An incident opened by a run that a crash cut off before the instance was suspended: the step has made it now.
+                if (await Services.Incidents.OpenOfAsync(run.InstanceId, CancellationToken.None).ConfigureAwait(false) is { } leftover && leftover.Step == StepId)
+                {
+                    await Services.Incidents.CloseAsync(run.InstanceId, StepId, IncidentResolution.Recovered, "engine", null, CancellationToken.None).ConfigureAwait(false);
+                }
             }
 
             return result;
@@ -72,8 +107,9 @@ public abstract class Activity : StepBodyAsync
             if (count >= Services.Options.UnreachableRetries)
             {
                 state.Values.Remove(UnreachableCount);
-                await run.JournalAsync(JournalEntryKind.StepFailed, $"{ex.Message} ({count} retries)").ConfigureAwait(false);
-                throw run.Fail($"{ex.Message} (still unreachable after {count} retries)");
+                var failure = run.Fail($"{ex.Message} (still unreachable after {count} retries)");
+                await OpenIncidentAsync(run, context, ex.Host, failure.Message).ConfigureAwait(false);
+                throw failure;
             }
 
             state.Values[UnreachableCount] = (count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -83,9 +119,59 @@ public abstract class Activity : StepBodyAsync
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
         {
-            await run.JournalAsync(JournalEntryKind.StepFailed, ex.Message).ConfigureAwait(false);
+            // A failure by Fail() saved the run's state (e.g. the next attempt's job id); any other keeps the checkpoint.
+            var saved = ex is ActivityFailedException or HostJobLostException ? state : checkpoint;
+            var failures = (saved.Values.TryGetValue(FailuresKey, out var f) ? int.Parse(f, System.Globalization.CultureInfo.InvariantCulture) : 0) + 1;
+            saved.Values[FailuresKey] = failures.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.ExecutionPointer.PersistenceData = saved;
+            if (IsRetryable(ex) && failures < Retry.MaxAttempts)
+            {
+                var delay = Retry.DelayBefore(failures + 1);
+                saved.Values[NotBeforeKey] = (Services.Time.GetUtcNow() + delay).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+                await run.JournalAsync(JournalEntryKind.Warning, $"attempt {failures} of {Retry.MaxAttempts} failed: {ex.Message}; attempt {failures + 1} in {delay.TotalSeconds:0.#} s").ConfigureAwait(false);
+                return ExecutionResult.Sleep(delay, saved);
+            }
+
+            saved.Values.Remove(NotBeforeKey);
+            var host = ex switch
+            {
+                HostKeyMismatchException k => k.Host,
+                _ => run.JailHostSpec.Name,
+            };
+            await OpenIncidentAsync(run, context, host, IsRetryable(ex) ? $"{ex.Message} (attempt {failures} of {Retry.MaxAttempts})" : ex.Message, failures).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Whether a failure may go away by itself, so the step is tried again under its <see cref="Retry"/> policy. Never:
+    /// an <see cref="ActivityFailedException"/> not marked retryable (a check that failed, a dump that is not
+    /// snapshot-consistent, conflict markers…), a lost host job (the host rebooted: a person looks first), a host key
+    /// mismatch, and bad input (an invalid plan or argument).
+    /// </summary>
+    /// <param name="exception">The failure.</param>
+    /// <returns>True when it is retried.</returns>
+    public static bool IsRetryable(Exception exception) => exception switch
+    {
+        ActivityFailedException failed => failed.Retryable,
+        HostJobLostException or HostKeyMismatchException or PlanValidationException or ArgumentException => false,
+        _ => true,
+    };
+
+    private async Task OpenIncidentAsync(ActivityRun run, IStepExecutionContext context, string host, string error, int? attempts = null)
+    {
+        await run.JournalAsync(JournalEntryKind.StepFailed, error).ConfigureAwait(false);
+        await Services.Incidents.OpenAsync(
+            new Incident
+            {
+                InstanceId = run.InstanceId,
+                Step = StepId,
+                Activity = context.Step.BodyType.Name,
+                Host = host,
+                Error = error,
+                Attempts = attempts ?? 1,
+            },
+            CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>Does one short piece of the activity's work.</summary>
@@ -169,11 +255,13 @@ public abstract class Activity : StepBodyAsync
         /// example with the next attempt) instead of meeting the same failed job again.
         /// </summary>
         /// <param name="message">What failed, naming the host, partition or file.</param>
+        /// <param name="retryable">Whether trying again may help (a host job that failed, e.g. on a dropped connection), so the
+        /// step's retry policy applies; false (the default) for failures that need a person.</param>
         /// <returns>The exception; throw it.</returns>
-        public ActivityFailedException Fail(string message)
+        public ActivityFailedException Fail(string message, bool retryable = false)
         {
             _context.ExecutionPointer.PersistenceData = State;
-            return new ActivityFailedException(message);
+            return new ActivityFailedException(message, retryable);
         }
 
         /// <summary>Runs a short command on the jail host.</summary>
@@ -443,15 +531,20 @@ public abstract class Activity : StepBodyAsync
     }
 }
 
-/// <summary>An activity failed in a way that needs a person: the instance is suspended (an incident).</summary>
+/// <summary>
+/// An activity failed: unless <see cref="Retryable"/>, in a way that needs a person, so the instance is suspended with
+/// an incident at once; a retryable failure is tried again under the step's <see cref="RetryPolicy"/> first.
+/// </summary>
 public sealed class ActivityFailedException : Exception
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="message">What failed.</param>
-    public ActivityFailedException(string message)
-        : base(message)
-    {
-    }
+    /// <param name="retryable">Whether trying again may help (a job that failed on a dropped connection); default false.</param>
+    public ActivityFailedException(string message, bool retryable = false)
+        : base(message) => Retryable = retryable;
+
+    /// <summary>Whether the step is tried again by itself (see <see cref="Activity.IsRetryable"/>).</summary>
+    public bool Retryable { get; }
 }
 
 /// <summary>A host job has no live process and no exit status: the host rebooted or the job was killed. Never a success.</summary>

@@ -21,11 +21,33 @@ public enum RecoveryPolicy
 /// <param name="Description">What it does, for people.</param>
 /// <param name="Recovery">How it recovers.</param>
 /// <param name="InputSchema">JSON Schema (2020-12) of its <c>inputs</c> object in a definition.</param>
-public sealed record ActivityDescriptor(string Name, Type BodyType, string Description, RecoveryPolicy Recovery, string InputSchema);
+public sealed record ActivityDescriptor(string Name, Type BodyType, string Description, RecoveryPolicy Recovery, string InputSchema)
+{
+    /// <summary>The retry policy when the definition's step sets none (<see cref="RetryPolicy.Default"/> unless said otherwise).</summary>
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+
+    /// <summary>What the activity leaves that later steps may need (e.g. <c>jail-tree</c>, <c>world</c>); empty for nothing.</summary>
+    public IReadOnlyList<string> Produces { get; init; } = [];
+
+    /// <summary>What the activity needs from earlier steps (see <see cref="Produces"/>): <c>jailwf skip</c> refuses to skip a step whose result a later step needs.</summary>
+    public IReadOnlyList<string> Needs { get; init; } = [];
+}
 
 /// <summary>The activities a workflow definition can use.</summary>
 public static class ActivityCatalog
 {
+    /// <summary>The result of a transfer: the source's tree in the jail root.</summary>
+    public const string JailTree = "jail-tree";
+
+    /// <summary>The result of BuildWorld: a finished world in the obj directory.</summary>
+    public const string World = "world";
+
+    /// <summary>The result of InstallWorld: the new world in the jail root.</summary>
+    public const string InstalledWorld = "installed-world";
+
+    /// <summary>The result of StartJail: the jail runs.</summary>
+    public const string RunningJail = "running-jail";
+
     private const string NoInputs = """{ "type": "object", "additionalProperties": false, "properties": {} }""";
 
     /// <summary>Every activity, by name (ordinal).</summary>
@@ -61,25 +83,25 @@ public static class ActivityCatalog
                 "allowInconsistentDump": { "type": "boolean", "default": false, "description": "Accept a partition whose dump printed 'dump downgraded, -L ignored' (a copy of the live file system, not snapshot-consistent) instead of stopping with an incident." }
               }
             }
-            """),
+            """) { Produces = [JailTree] },
         new(
             "Strip",
             typeof(Strip),
             "Removes what a jail must not carry (usr/src, usr/ports, usr/obj, boot, kernel*, the contents of dev), backs up etc first, reduces rc.conf to the service lines and empties fstab.",
             RecoveryPolicy.Rerun,
-            NoInputs),
+            NoInputs) { Needs = [JailTree] },
         new(
             "BuildWorld",
             typeof(BuildWorld),
             "Builds the world once on the jail host (make -j<N> buildworld in the src directory, build(7)); a finished world (stamp) is reused, an unfinished one is resumed with NO_CLEAN.",
             RecoveryPolicy.ProbeFirst,
-            NoInputs),
+            NoInputs) { Produces = [World], Retry = RetryPolicy.Never },
         new(
             "InstallWorld",
             typeof(InstallWorld),
             "Installs the built world into the jail root (make installworld DESTDIR=<jail root>); refused while the jail runs.",
             RecoveryPolicy.Rerun,
-            NoInputs),
+            NoInputs) { Needs = [JailTree, World], Produces = [InstalledWorld] },
         new(
             "MergeEtc",
             typeof(MergeEtc),
@@ -93,13 +115,13 @@ public static class ActivityCatalog
                 "watchdogSeconds": { "type": "integer", "minimum": 1, "maximum": 86400, "default": 600, "description": "Seconds mergemaster may print nothing before the watchdog kills it (it waits on a prompt) and the step becomes an incident." }
               }
             }
-            """),
+            """) { Needs = [InstalledWorld] },
         new(
             "StartJail",
             typeof(StartJail),
             "Writes the jail's jail.conf(5) file (<jailConfDir>/<name>.conf) and starts it with service jail start <name> (rc.d/jail; jail -f <conf> -c <name> when rc.d/jail does not read that file); succeeds only when jls -j <name> lists it; a running jail is left alone.",
             RecoveryPolicy.ProbeFirst,
-            NoInputs),
+            NoInputs) { Needs = [JailTree], Produces = [RunningJail] },
         new(
             "StopJail",
             typeof(StopJail),
@@ -122,6 +144,6 @@ public static class ActivityCatalog
                 "missingScriptIsDown": { "type": "boolean", "default": false, "description": "Count an enabled service without an rc.d script in the jail as down instead of not checked." }
               }
             }
-            """),
+            """) { Needs = [RunningJail], Retry = RetryPolicy.Never },
     }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
 }

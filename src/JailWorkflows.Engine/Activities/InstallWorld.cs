@@ -59,7 +59,7 @@ public sealed class InstallWorld(ActivityServices services) : Activity(services)
         if (exit != 0)
         {
             run.State.Attempt++;
-            throw run.Fail($"installworld into {run.JailRoot} failed (exit {exit}); resume runs it again (installworld repairs a half-finished install)");
+            throw run.Fail($"installworld into {run.JailRoot} failed (exit {exit}); resume runs it again (installworld repairs a half-finished install)", retryable: true);
         }
 
         await host.WriteFileAsync(marker, Encoding.UTF8.GetBytes(world.Stamp), "0644", run.CancellationToken).ConfigureAwait(false);
@@ -80,7 +80,7 @@ public sealed class InstallWorld(ActivityServices services) : Activity(services)
         var mergemaster = await run.RunAsync(Mergemaster.PreWorld(srcDir, run.JailRoot, tempRoot)).ConfigureAwait(false);
         if (!mergemaster.Succeeded)
         {
-            throw run.Fail($"mergemaster -p for {run.JailRoot} failed (exit {mergemaster.ExitStatus}): {(mergemaster.StdOut + mergemaster.StdErr).Trim()}");
+            throw run.Fail($"mergemaster -p for {run.JailRoot} failed (exit {mergemaster.ExitStatus}): {(mergemaster.StdOut + mergemaster.StdErr).Trim()}", retryable: true);
         }
 
         var report = Mergemaster.ParseOutput(mergemaster.StdOut, tempRoot);

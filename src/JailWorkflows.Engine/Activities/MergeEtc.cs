@@ -100,7 +100,7 @@ public sealed class MergeEtc(ActivityServices services) : Activity(services)
         if (exit != 0)
         {
             run.State.Attempt++;
-            throw run.Fail($"mergemaster for {run.JailRoot} failed (exit {exit}); see its output in the journal");
+            throw run.Fail($"mergemaster for {run.JailRoot} failed (exit {exit}); see its output in the journal", retryable: true);
         }
 
         var output = await run.JobOutputAsync(jobId).ConfigureAwait(false);
@@ -108,7 +108,7 @@ public sealed class MergeEtc(ActivityServices services) : Activity(services)
         if (!report.Completed)
         {
             run.State.Attempt++;
-            throw run.Fail($"mergemaster for {run.JailRoot} exited 0 without '*** Comparison complete'; see its output in the journal; resume runs it again");
+            throw run.Fail($"mergemaster for {run.JailRoot} exited 0 without '*** Comparison complete'; see its output in the journal; resume runs it again", retryable: true);
         }
 
         foreach (var problem in report.Problems)
@@ -138,7 +138,7 @@ public sealed class MergeEtc(ActivityServices services) : Activity(services)
         if (exit != 0)
         {
             run.State.Attempt++;
-            throw run.Fail($"etcupdate extract for {run.JailRoot} failed (exit {exit}); resume runs it again");
+            throw run.Fail($"etcupdate extract for {run.JailRoot} failed (exit {exit}); resume runs it again", retryable: true);
         }
 
         await run.JournalAsync(JournalEntryKind.Info, $"etcupdate baseline stored in {run.JailRoot.Combine("var/db/etcupdate")} (later upgrades can use etcupdate)").ConfigureAwait(false);

@@ -50,7 +50,7 @@ public sealed class StartJail(ActivityServices services) : Activity(services)
         {
             // rc.d/jail prints "cannot start jail" and still exits 0: jls is the judge.
             var output = string.Join(" / ", (start.StdOut + "\n" + start.StdErr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            throw run.Fail($"jail {jail.Name} did not start: jls -j {jail.Name} does not list it (exit {start.ExitStatus}: {output})");
+            throw run.Fail($"jail {jail.Name} did not start: jls -j {jail.Name} does not list it (exit {start.ExitStatus}: {output})", retryable: true);
         }
 
         await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} started: JID {listed.Jid}, {listed.Ip}, {listed.Path}").ConfigureAwait(false);

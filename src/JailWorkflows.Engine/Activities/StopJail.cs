@@ -29,7 +29,7 @@ public sealed class StopJail(ActivityServices services) : Activity(services)
         if (await JailConfFile.RunningAsync(run).ConfigureAwait(false) is { } still)
         {
             var output = string.Join(" / ", (stop.StdOut + "\n" + stop.StdErr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            throw run.Fail($"jail {jail.Name} (JID {still.Jid}) did not stop: jls -j {jail.Name} still lists it (exit {stop.ExitStatus}: {output})");
+            throw run.Fail($"jail {jail.Name} (JID {still.Jid}) did not stop: jls -j {jail.Name} still lists it (exit {stop.ExitStatus}: {output})", retryable: true);
         }
 
         await run.JournalAsync(JournalEntryKind.Info, $"jail {jail.Name} stopped").ConfigureAwait(false);

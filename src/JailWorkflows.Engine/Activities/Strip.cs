@@ -38,7 +38,7 @@ public sealed class Strip(ActivityServices services) : Activity(services)
             if (exit != 0)
             {
                 run.State.Attempt++;
-                throw run.Fail($"strip of {root} failed (exit {exit}); see the job output in the journal");
+                throw run.Fail($"strip of {root} failed (exit {exit}); see the job output in the journal", retryable: true);
             }
 
             run.State.Phase = "config";

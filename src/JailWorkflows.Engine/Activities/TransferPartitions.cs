@@ -95,7 +95,7 @@ public sealed class TransferPartitions(ActivityServices services) : Activity(ser
             {
                 run.State.Attempt++;
                 run.State.JobId = null;
-                throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: transfer failed ({string.Join("; ", verdict.Problems.DefaultIfEmpty($"job exit {exit}"))}); resume wipes it and transfers it again");
+                throw run.Fail($"partition {partition.MountPoint} of {run.Server.Name}: transfer failed ({string.Join("; ", verdict.Problems.DefaultIfEmpty($"job exit {exit}"))}); resume wipes it and transfers it again", retryable: true);
             }
 
             if (snapshotRequested && !verdict.SnapshotConsistent)

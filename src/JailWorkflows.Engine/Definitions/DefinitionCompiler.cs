@@ -10,8 +10,8 @@ public static class DefinitionCompiler
 {
     /// <summary>
     /// Compiles a definition: one WorkflowCore step per definition step, in order; each step's body is its
-    /// activity, receives its inputs, and suspends the instance on failure (an incident: nothing is retried
-    /// behind the operator's back; <c>jailwf resume</c> runs the step again).
+    /// activity, receives its inputs and retry policy, and suspends the instance when it fails for good (an incident:
+    /// the activity base retries under the step's <see cref="RetryPolicy"/> first; WorkflowCore's own retry is not used).
     /// </summary>
     /// <param name="document">The validated definition.</param>
     /// <returns>The WorkflowCore definition (id and version as in the document, data type <see cref="ConsolidationData"/>).</returns>
@@ -36,7 +36,7 @@ public static class DefinitionCompiler
             step.Name = stepDoc.Title;
             step.ExternalId = stepDoc.Id;
             step.ErrorBehavior = WorkflowErrorHandling.Suspend;
-            step.Inputs.Add(new InputsParameter(stepDoc.Id, stepDoc.Inputs));
+            step.Inputs.Add(new InputsParameter(stepDoc.Id, stepDoc.Inputs, stepDoc.Retry));
             if (i + 1 < document.Steps.Count)
             {
                 step.Outcomes.Add(new ValueOutcome { NextStep = i + 1 });
@@ -48,13 +48,14 @@ public static class DefinitionCompiler
         return definition;
     }
 
-    private sealed class InputsParameter(string stepId, JsonObject inputs) : IStepParameter
+    private sealed class InputsParameter(string stepId, JsonObject inputs, RetryPolicy retry) : IStepParameter
     {
         public void AssignInput(object data, IStepBody body, IStepExecutionContext context)
         {
             var activity = (Activity)body;
             activity.StepId = stepId;
             activity.Inputs = (JsonObject)inputs.DeepClone();
+            activity.Retry = retry;
         }
 
         public void AssignOutput(object data, IStepBody body, IStepExecutionContext context)

@@ -89,7 +89,20 @@ public static class DefinitionLoader
                 }
             }
 
-            steps.Add(new StepDocument(id, activity, (string?)step["title"] ?? id, (JsonObject)inputs.DeepClone()));
+            var retry = RetryPolicy.Default;
+            if (ActivityCatalog.All.TryGetValue(activity, out var descriptor))
+            {
+                try
+                {
+                    retry = descriptor.Retry.With(step["retry"] as JsonObject);
+                }
+                catch (ArgumentException ex)
+                {
+                    errors.Add(new DefinitionError($"steps[{i}].retry", ex.Message.Split(" (Parameter", 2)[0]));
+                }
+            }
+
+            steps.Add(new StepDocument(id, activity, (string?)step["title"] ?? id, (JsonObject)inputs.DeepClone(), retry));
         }
 
         if (errors.Count > 0)

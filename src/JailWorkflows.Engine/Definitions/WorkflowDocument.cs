@@ -16,7 +16,8 @@ public sealed record WorkflowDocument(string Id, int Version, string? Title, str
 /// <param name="Activity">The activity name from <see cref="Activities.ActivityCatalog"/>.</param>
 /// <param name="Title">Title for people; defaults to the id.</param>
 /// <param name="Inputs">The activity's inputs (validated against its input schema).</param>
-public sealed record StepDocument(string Id, string Activity, string Title, JsonObject Inputs);
+/// <param name="Retry">The step's retry policy: the activity's default (<see cref="Activities.ActivityDescriptor.Retry"/>) with the definition's <c>retry</c> fields.</param>
+public sealed record StepDocument(string Id, string Activity, string Title, JsonObject Inputs, Activities.RetryPolicy Retry);
 
 /// <summary>One problem found in a workflow definition.</summary>
 /// <param name="Field">Where: a JSON path such as <c>steps[2].activity</c>.</param>

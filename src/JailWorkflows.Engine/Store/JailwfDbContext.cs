@@ -26,6 +26,9 @@ public sealed class JailwfDbContext(DbContextOptions<JailwfDbContext> options) :
     /// <summary>Registered workflow definition versions, key (<see cref="DefinitionVersion.DefinitionId"/>, <see cref="DefinitionVersion.Version"/>).</summary>
     public DbSet<DefinitionVersion> DefinitionVersions => Set<DefinitionVersion>();
 
+    /// <summary>Incidents: steps that failed for good and wait for a decision, open and closed.</summary>
+    public DbSet<Incident> Incidents => Set<Incident>();
+
     internal DbSet<WorkflowInstanceRow> WorkflowInstances => Set<WorkflowInstanceRow>();
 
     internal DbSet<ExecutionPointerRow> ExecutionPointers => Set<ExecutionPointerRow>();
@@ -47,6 +50,7 @@ public sealed class JailwfDbContext(DbContextOptions<JailwfDbContext> options) :
         configurationBuilder.Properties<WorkflowStatus>().HaveConversion<string>();
         configurationBuilder.Properties<PointerStatus>().HaveConversion<string>();
         configurationBuilder.Properties<JournalEntryKind>().HaveConversion<string>();
+        configurationBuilder.Properties<IncidentResolution>().HaveConversion<string>();
     }
 
     /// <inheritdoc />
@@ -107,6 +111,14 @@ public sealed class JailwfDbContext(DbContextOptions<JailwfDbContext> options) :
             e.HasKey(x => x.Id);
             e.Property(x => x.Id).ValueGeneratedOnAdd();
             e.HasIndex(x => new { x.InstanceId, x.Id });
+        });
+
+        modelBuilder.Entity<Incident>(e =>
+        {
+            e.ToTable("Incidents");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).ValueGeneratedOnAdd();
+            e.HasIndex(x => new { x.InstanceId, x.ClosedAt });
         });
 
         modelBuilder.Entity<DefinitionVersion>(e =>

@@ -39,6 +39,12 @@ public enum JournalEntryKind
 
     /// <summary>The instance waits for a person's approval (<c>jailwf approve</c>); the message names what to look at.</summary>
     ApprovalRequested,
+
+    /// <summary>A step failed for good and waits for a decision; the message names the error (see the Incidents table).</summary>
+    Incident,
+
+    /// <summary>An operator skipped the step (<c>jailwf skip</c>); it did not run to its end.</summary>
+    StepSkipped,
 }
 
 /// <summary>

@@ -14,7 +14,7 @@ public static class StoreServiceCollectionExtensions
     /// <summary>
     /// Registers the store on one SQLite file: a pooled <c>IDbContextFactory&lt;JailwfDbContext&gt;</c>,
     /// <see cref="SqlitePersistenceProvider"/> (singleton, also as WorkflowCore's <see cref="IPersistenceProvider"/>),
-    /// <see cref="Journal"/>, <see cref="DefinitionVersionStore"/> and <see cref="TimeProvider.System"/> unless a
+    /// <see cref="Journal"/>, <see cref="Incidents"/>, <see cref="DefinitionVersionStore"/> and <see cref="TimeProvider.System"/> unless a
     /// <see cref="TimeProvider"/> is registered already. Creates the file's directory if needed; the file and its
     /// schema are created by <see cref="SqlitePersistenceProvider.EnsureStoreExists"/>, which WorkflowCore's host
     /// calls on start. Hand the provider to WorkflowCore with
@@ -39,6 +39,7 @@ public static class StoreServiceCollectionExtensions
         services.AddSingleton<SqlitePersistenceProvider>();
         services.AddSingleton<IPersistenceProvider>(sp => sp.GetRequiredService<SqlitePersistenceProvider>());
         services.AddSingleton<Journal>();
+        services.AddSingleton<Incidents>();
         services.AddSingleton<DefinitionVersionStore>();
         return services;
     }

@@ -1,0 +1,66 @@
+using System.ComponentModel;
+using JailWorkflows.Engine;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace JailWorkflows.Cli.Commands;
+
+/// <summary>Settings of the operator decisions on an incident: the instance and the reason (required, journaled).</summary>
+internal class DecisionSettings : InstanceSettings
+{
+    [CommandOption("--reason <TEXT>")]
+    [Description("Why (required; written to the journal with your user name).")]
+    public string? Reason { get; init; }
+
+    public override ValidationResult Validate() =>
+        string.IsNullOrWhiteSpace(Reason) ? ValidationResult.Error("--reason is required: say why (it is written to the journal).") : base.Validate();
+}
+
+/// <summary><c>jailwf retry &lt;instance&gt; --reason …</c>: the failed step of an instance with an incident runs again, then the instance is followed.</summary>
+internal sealed class RetryCommand : AsyncCommand<DecisionSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, DecisionSettings settings, CancellationToken cancellationToken)
+    {
+        await settings.RefuseUnlessAsync(v => v.State == InstanceState.Incident, "retry", cancellationToken).ConfigureAwait(false);
+        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
+        await using var _ = engine.ConfigureAwait(false);
+        var step = await engine.RetryAsync(id, settings.Reason!, cancellationToken).ConfigureAwait(false);
+        AnsiConsole.MarkupLine($"retrying step [bold]{Markup.Escape(step)}[/] of instance {id}");
+        return await Monitor.FollowAsync(engine.Queries, [id, .. await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false)], cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary><c>jailwf skip &lt;instance&gt; --reason … [--force]</c>: the failed step is skipped and the next one runs.</summary>
+internal sealed class SkipCommand : AsyncCommand<SkipCommand.Settings>
+{
+    public sealed class Settings : DecisionSettings
+    {
+        [CommandOption("--force")]
+        [Description("Skip even when a later step needs the step's result (you made it by hand).")]
+        public bool Force { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        await settings.RefuseUnlessAsync(v => v.State == InstanceState.Incident, "skip", cancellationToken).ConfigureAwait(false);
+        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
+        await using var _ = engine.ConfigureAwait(false);
+        var step = await engine.SkipAsync(id, settings.Reason!, settings.Force, cancellationToken).ConfigureAwait(false);
+        AnsiConsole.MarkupLine($"skipped step [bold]{Markup.Escape(step)}[/] of instance {id}");
+        return await Monitor.FollowAsync(engine.Queries, [id, .. await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false)], cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary><c>jailwf abort &lt;instance&gt; --reason …</c>: ends an unfinished instance, killing its host job.</summary>
+internal sealed class AbortCommand : AsyncCommand<DecisionSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, DecisionSettings settings, CancellationToken cancellationToken)
+    {
+        await settings.RefuseUnlessAsync(v => v.State is not (InstanceState.Complete or InstanceState.Aborted), "abort", cancellationToken).ConfigureAwait(false);
+        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
+        await using var _ = engine.ConfigureAwait(false);
+        var killed = await engine.AbortAsync(id, settings.Reason!, cancellationToken).ConfigureAwait(false);
+        AnsiConsole.MarkupLine($"aborted instance {id}{(killed is null ? string.Empty : $"; host job {Markup.Escape(killed)} killed")}; its jail root is left as it is");
+        return 0;
+    }
+}
