@@ -1,9 +1,5 @@
 using System.Text.Json.Nodes;
-using JailWorkflows.Engine;
-using JailWorkflows.Engine.Store;
 using JailWorkflows.Tests.EndToEnd;
-using JailWorkflows.Tests.Lab;
-using JailWorkflows.Tests.Support;
 
 namespace JailWorkflows.FaultTests;
 
@@ -62,7 +58,9 @@ internal sealed class FaultBed
 
     public string[] Query(string verb, params string[] args) => [verb, .. args, "--db", Database];
 
-    public string[] AbortArgs(string instance, string reason) => ["abort", instance, "--reason", reason, "--db", Database];
+    public string[] AbortArgs(string instance, string reason) => ["abort", instance, "--reason", reason, .. Common];
+
+    public string[] SkipArgs(string instance, string reason) => ["skip", instance, "--reason", reason, .. Common];
 
     public Task<InstanceView?> InstanceAsync() => Consolidation.InstanceAsync();
 
@@ -94,12 +92,45 @@ internal sealed class FaultBed
     public Task<string> WaitForJobAsync(string instance, string part, Jailwf process, Func<Task<bool>>? andThen = null) =>
         Consolidation.WaitForJobAsync(instance, part, process, andThen);
 
-    /// <summary>Whether the journal shows dump(8) paused halfway through <paramref name="mountPoint"/> (the lab knob) and restore has written into the jail root.</summary>
-    public async Task<bool> TransferCaughtHalfwayAsync(string instance, string mountPoint)
+    /// <summary>
+    /// Starts the consolidation and returns once the transfer of <c>/</c> is caught halfway: its host job runs, dump(8)
+    /// pauses (the <paramref name="knob"/> set on this server, journaled as progress) and restore has written into the jail root.
+    /// </summary>
+    public async Task<(Jailwf Process, string Instance, string Job)> StartCaughtHalfwayAsync(DumpPause knob)
     {
-        var target = mountPoint == "/" ? JailRoot : Path.Combine(JailRoot, mountPoint.TrimStart('/'));
-        return (await JournalAsync(instance)).Any(e => e.Kind == JournalEntryKind.Progress && e.Message.StartsWith($"partition {mountPoint}:", StringComparison.Ordinal))
-            && Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any();
+        Assert.Equal("/", knob.MountPoint);
+        var process = Jailwf.Start(RunArgs);
+        try
+        {
+            var instance = (await Wait.UntilAsync(InstanceAsync, TimeSpan.FromMinutes(1), "the instance")).Id;
+            var job = await WaitForJobAsync(instance, "-p0-", process, async () =>
+                (await JournalAsync(instance)).Any(e => e.Kind == JournalEntryKind.Progress && e.Message.StartsWith("partition /:", StringComparison.Ordinal))
+                && Directory.Exists(JailRoot) && Directory.EnumerateFileSystemEntries(JailRoot).Any());
+            return (process, instance, job);
+        }
+        catch
+        {
+            process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// <c>jailwf retry</c> on the instance's incident, followed to the end (through the approval), then the documented
+    /// end: the decision journaled with its reason, nothing finished redone, complete, no incident, the reference's tree.
+    /// </summary>
+    public async Task RetryToEndAsync(string instance, string reason, Reference reference, string context)
+    {
+        var before = (await JournalAsync(instance)).Count;
+        var retried = await RunToEndAsync(RetryArgs(instance, reason));
+        Assert.True(retried.Exit == 0, $"{context}: retry: exit {retried.Exit}\n{retried.StdOut}\n{retried.StdErr}");
+        var journal = await JournalAsync(instance);
+        Assert.Contains(journal.Skip(before), e => e.Kind == JournalEntryKind.OperatorAction && e.Message.Contains(reason, StringComparison.Ordinal));
+        AssertNothingFinishedWasRedone(journal, context, redone: 0);
+        var view = await ViewAsync();
+        Assert.Equal(InstanceState.Complete, view.State);
+        Assert.Null(view.Incident);
+        await AssertTreeAsync(reference.Tree, context + ": after the retry");
     }
 
     /// <summary>Stops the jail (if it runs) and compares its tree with <paramref name="reference"/>.</summary>
@@ -119,24 +150,30 @@ internal sealed class FaultBed
 
     /// <summary>
     /// What the journal must show of any run however it was interrupted: no host job started twice, each partition
-    /// transferred by exactly one job that succeeded and never started again after it, the world built exactly once.
-    /// <paramref name="redone"/> lists the partition indexes a fault made fail once (their jobs are counted, not single).
+    /// transferred by one job (the last started for it before "partition X transferred", ended with exit 0) and never
+    /// started again after that, the world built exactly once. <paramref name="redone"/> lists the partition
+    /// indexes a fault made fail once (their jobs are counted, not single).
     /// </summary>
-    public static void AssertNothingFinishedWasRedone(IReadOnlyList<JournalEntry> journal, int partitions, string context, params int[] redone)
+    public void AssertNothingFinishedWasRedone(IReadOnlyList<JournalEntry> journal, string context, params int[] redone)
     {
         var started = Started(journal);
         Assert.True(started.Count == started.Distinct().Count(), $"{context}: a host job was started twice: {string.Join(", ", started)}\n{Describe(journal)}");
-        for (var i = 0; i < partitions; i++)
+        var partitions = Consolidation.Plan.Servers[0].Partitions;
+        for (var i = 0; i < partitions.Count; i++)
         {
             var part = $"-transfer-p{i}-";
-            var successes = journal.Where(e => e.Kind == JournalEntryKind.JobFinished && e.ExitStatus == 0 && e.JobId!.Contains(part, StringComparison.Ordinal)).ToList();
-            var successfulJobs = successes.Select(e => e.JobId).Distinct().ToList();
-            Assert.True(successfulJobs.Count == 1, $"{context}: partition {i} was transferred by {successfulJobs.Count} successful jobs (expected exactly 1)\n{Describe(journal)}");
-            var afterSuccess = journal.Where(e => e.Kind == JournalEntryKind.JobStarted && e.Id > successes[0].Id && e.JobId!.Contains(part, StringComparison.Ordinal)).ToList();
-            Assert.True(afterSuccess.Count == 0, $"{context}: partition {i} was started again after it was done: {string.Join(", ", afterSuccess.Select(e => e.JobId))}\n{Describe(journal)}");
+            // A kill between this entry and the step's checkpoint makes the rerun journal it again (the same job, not a new transfer).
+            var done = journal.Where(e => e.Kind == JournalEntryKind.Info && e.Message == $"partition {partitions[i].MountPoint} transferred").ToList();
+            Assert.True(done.Count >= 1, $"{context}: partition {partitions[i].MountPoint} was never transferred\n{Describe(journal)}");
+            var by = journal.LastOrDefault(e => e.Kind == JournalEntryKind.JobStarted && e.Id < done[0].Id && e.JobId!.Contains(part, StringComparison.Ordinal));
+            Assert.True(
+                by is not null && journal.Any(e => e.Kind == JournalEntryKind.JobFinished && e.JobId == by.JobId && e.ExitStatus == 0),
+                $"{context}: partition {partitions[i].MountPoint} is marked transferred without a job of it that ended with exit 0\n{Describe(journal)}");
+            var afterDone = journal.Where(e => e.Kind == JournalEntryKind.JobStarted && e.Id > done[0].Id && e.JobId!.Contains(part, StringComparison.Ordinal)).ToList();
+            Assert.True(afterDone.Count == 0, $"{context}: partition {partitions[i].MountPoint} was started again after it was done: {string.Join(", ", afterDone.Select(e => e.JobId))}\n{Describe(journal)}");
             if (!redone.Contains(i))
             {
-                Assert.True(started.Count(j => j.Contains(part, StringComparison.Ordinal)) == 1, $"{context}: partition {i} was started more than once: {string.Join(", ", started)}\n{Describe(journal)}");
+                Assert.True(started.Count(j => j.Contains(part, StringComparison.Ordinal)) == 1, $"{context}: partition {partitions[i].MountPoint} was started more than once: {string.Join(", ", started)}\n{Describe(journal)}");
             }
         }
 
@@ -149,7 +186,7 @@ internal sealed class FaultBed
     }
 
     /// <summary>The journal without job output and progress, one entry a line, for failure messages.</summary>
-    public static string Describe(IReadOnlyList<JournalEntry> journal) =>
+    public static string Describe(IEnumerable<JournalEntry> journal) =>
         string.Join('\n', journal.Where(e => e.Kind is not (JournalEntryKind.JobOutput or JournalEntryKind.Progress))
             .Select(e => $"  {e.Id} {e.Timestamp:HH:mm:ss.fff} {e.Step} {e.Kind} {e.JobId} {e.ExitStatus} {e.Message}"));
 }

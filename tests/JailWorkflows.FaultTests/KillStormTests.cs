@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using JailWorkflows.Tests.Lab;
-using JailWorkflows.Tests.Support;
 using WorkflowCore.Models;
 using Xunit.Abstractions;
 
@@ -33,7 +31,8 @@ public sealed class KillStormTests(LabFixture lab, ITestOutputHelper output)
             var budget = Math.Min(KillsPerConsolidation, kills - killed);
             var positions = Enumerable.Range(0, budget).Select(_ => (Milestone: random.Next(reference.Milestones), DelayMs: random.Next(1500))).OrderBy(p => p.Milestone).ToList();
             var context = $"seed {seed}, consolidation {c}";
-            var bed = FaultBed.Create(lab, $"storm-{c % 2}", "ServerB", $"storm{c % 2}", $"127.0.20.{72 + (c % 2)}", shortRetries: false);
+            // A new directory each time: SQLite's connection pool in this process would read a deleted database at a reused path.
+            var bed = FaultBed.Create(lab, $"storm-{c}", "ServerB", $"storm{c}", $"127.0.20.{72 + (c % 2)}", shortRetries: false);
             try
             {
                 var watch = Stopwatch.StartNew();
@@ -41,11 +40,12 @@ public sealed class KillStormTests(LabFixture lab, ITestOutputHelper output)
                 var instance = await bed.ViewAsync();
                 Assert.True(instance.Status == WorkflowStatus.Complete, $"{context}: the instance is {instance.Status}");
                 var journal = await bed.JournalAsync(instance.Id);
-                FaultBed.AssertNothingFinishedWasRedone(journal, bed.Consolidation.Plan.Servers[0].Partitions.Count, context);
-                foreach (var again in journal.Where(e => e.Kind == JailWorkflows.Engine.Store.JournalEntryKind.JobFinished).GroupBy(e => e.JobId).Where(g => g.Count() > 1))
+                bed.AssertNothingFinishedWasRedone(journal, context);
+                foreach (var again in journal.Where(e => e.Kind is JournalEntryKind.JobFinished or JournalEntryKind.Info && !e.Message.StartsWith("attached", StringComparison.Ordinal))
+                    .GroupBy(e => (e.Kind, e.JobId, e.Message)).Where(g => g.Count() > 1))
                 {
-                    // A kill between journaling a job's end and the checkpoint makes the rerun journal that end again (one job, two entries).
-                    output.WriteLine($"{context}: the end of host job {again.Key} is journaled {again.Count()} times");
+                    // A kill between a journal entry and the step's checkpoint makes the rerun journal it again (one job, two entries).
+                    output.WriteLine($"{context}: journaled {again.Count()} times: {again.Key.Kind} {again.Key.Message}");
                 }
 
                 await bed.AssertTreeAsync(reference.Tree, context + ": after the kills");
