@@ -30,9 +30,9 @@ public sealed class ApprovalKillTests(LabFixture lab)
                 await Wait.UntilAsync(
                     async () => engine.HasExited
                         ? throw new InvalidOperationException($"jailwf exited ({engine.ExitCode}) before ServerC waited for its approval:\n{engine.StdOut}\n{engine.StdErr}")
-                        : (await bed.JournalAsync(c)).Any(e => e.Kind == JournalEntryKind.ApprovalRequested),
+                        : (await bed.InstancesAsync()).Single(v => v.Id == c).State == InstanceState.AwaitingApproval,
                     FaultBed.RunTimeout,
-                    "ServerC's instance to wait for the approval of its /etc files");
+                    "ServerC's instance to wait for the approval of its /etc files (the wait saved, not only journaled)");
                 Assert.False(engine.HasExited, "the engine must still run (ServerB's transfer is held)");
                 engine.Kill();
             }
