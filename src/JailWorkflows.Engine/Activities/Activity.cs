@@ -70,7 +70,11 @@ public abstract class Activity : StepBodyAsync
         if (state.Values.TryGetValue(SkipKey, out var skipReason))
         {
             await run.JournalAsync(JournalEntryKind.StepSkipped, $"{context.Step.Name}: skipped by an operator ({skipReason})").ConfigureAwait(false);
-            return ExecutionResult.Next();
+
+            // The state stays with the ended step: it tells that the step was skipped, not done.
+            var skipped = ExecutionResult.Next();
+            skipped.PersistenceData = state;
+            return skipped;
         }
 
         // A backoff interrupted by an engine restart (which wakes every sleeping step at once) is waited out.

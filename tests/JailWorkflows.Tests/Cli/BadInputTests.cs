@@ -92,22 +92,6 @@ public sealed class BadInputTests : IDisposable
         return path;
     }
 
-    private static string ValidPlan(string address, int port = 22, string jailsDir = "/var/tmp/jailwf-badinput/jails") => $"""
-        jailHost:
-          ssh: local
-          jailsDir: {jailsDir}
-        servers:
-          - name: ServerA
-            ssh:
-              address: {address}
-              port: {port}
-              keyFile: /root/.ssh/id_rsa
-              hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILypLiRlzQiN5LB+XVAXTc6nVDdHflwqHIOmGMufVxt6
-            partitions:
-              - mountPoint: /
-            jail:
-              name: servera
-              hostname: servera
-              ip: 127.0.20.99
-        """;
+    private static string ValidPlan(string address, int port = 22, string jailsDir = "/var/tmp/jailwf-badinput/jails") =>
+        LocalPlans.Yaml(null, address: address, port: port, jailsDir: jailsDir, keyFile: "/root/.ssh/id_rsa");
 }

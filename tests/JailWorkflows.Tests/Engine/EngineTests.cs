@@ -66,10 +66,19 @@ public sealed class EngineTests : IDisposable
             Assert.Contains($"pid {Environment.ProcessId}", ex.Message, StringComparison.Ordinal);
         }
 
-        // Released on stop.
-        await using (await JailwfEngine.StartAsync(Options))
+        // Readers see the live holder without touching the lock; none once it stopped.
+        await using (var engine = await JailwfEngine.StartAsync(Options))
         {
+            Assert.StartsWith($"pid {Environment.ProcessId}, started ", EngineLock.LiveHolder(Options.DatabasePath), StringComparison.Ordinal);
         }
+
+        Assert.Null(EngineLock.LiveHolder(Options.DatabasePath));
+
+        // A holder file left by a killed engine names a pid that is gone (or reused later): no engine.
+        File.WriteAllText(Options.DatabasePath + ".lock.holder", $"pid {int.MaxValue - 1}, started {DateTimeOffset.UtcNow:O}");
+        Assert.Null(EngineLock.LiveHolder(Options.DatabasePath));
+        File.WriteAllText(Options.DatabasePath + ".lock.holder", $"pid {Environment.ProcessId}, started {DateTimeOffset.UtcNow.AddDays(-1):O}");
+        Assert.Null(EngineLock.LiveHolder(Options.DatabasePath));
     }
 
     [Fact]
@@ -160,23 +169,5 @@ public sealed class EngineTests : IDisposable
             { "id": "pinning", "version": {{version}}, "steps": [ { "id": "{{stepId}}", "activity": "VerifyJail", "inputs": { "timeoutSeconds": 1 } } ] }
             """);
 
-    private Plan LocalPlan(string jailName = "servera") => PlanLoader.Parse($"""
-        jailHost:
-          ssh: local
-          jailsDir: {_dir}/jails
-          jobsDir: {_dir}/jobs
-          stateDir: {_dir}/state
-        servers:
-          - name: ServerA
-            ssh:
-              address: 127.0.99.1
-              keyFile: /nonexistent/id_rsa
-              hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILypLiRlzQiN5LB+XVAXTc6nVDdHflwqHIOmGMufVxt6
-            partitions:
-              - mountPoint: /
-            jail:
-              name: {jailName}
-              hostname: servera
-              ip: 127.0.20.99
-        """);
+    private Plan LocalPlan(string jailName = "servera") => PlanLoader.Parse(LocalPlans.Yaml(_dir, jailName));
 }

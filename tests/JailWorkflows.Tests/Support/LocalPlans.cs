@@ -1,0 +1,31 @@
+namespace JailWorkflows.Tests.Support;
+
+/// <summary>Plans with a local jail host (no lab needed) and one server, ServerA, at an address nothing answers on.</summary>
+internal static class LocalPlans
+{
+    /// <summary>The plan's YAML; <paramref name="dir"/> holds jails, jobs, state and jail.conf.d when given.</summary>
+    public static string Yaml(string? dir, string jailName = "servera", string address = "127.0.99.1", int port = 22, string? jailsDir = null, string keyFile = "/nonexistent/id_rsa")
+    {
+        var directories = dir is null
+            ? $"  jailsDir: {jailsDir ?? "/var/tmp/jailwf-badinput/jails"}"
+            : $"  jailsDir: {jailsDir ?? dir + "/jails"}\n  jobsDir: {dir}/jobs\n  stateDir: {dir}/state\n  jailConfDir: {dir}/jail.conf.d";
+        return $"""
+            jailHost:
+              ssh: local
+            {directories}
+            servers:
+              - name: ServerA
+                ssh:
+                  address: {address}
+                  port: {port}
+                  keyFile: {keyFile}
+                  hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILypLiRlzQiN5LB+XVAXTc6nVDdHflwqHIOmGMufVxt6
+                partitions:
+                  - mountPoint: /
+                jail:
+                  name: {jailName}
+                  hostname: servera
+                  ip: 127.0.20.99
+            """;
+    }
+}
