@@ -71,29 +71,7 @@ internal sealed class ActivityBed
 
     public string[] ApproveArgs(string instance, string reason) => ["approve", instance, "--reason", reason, "--db", Database, "--workflows", Workflows, "--poll", "0.3"];
 
-    public async Task<IReadOnlyList<InstanceView>> InstancesAsync()
-    {
-        if (!File.Exists(Database))
-        {
-            return [];
-        }
-
-        InstanceQueries queries;
-        IAsyncDisposable owner;
-        try
-        {
-            (queries, owner) = InstanceQueries.Open(Database);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or System.Data.Common.DbException)
-        {
-            return []; // the engine is still creating the schema
-        }
-
-        await using (owner)
-        {
-            return await queries.ListAsync();
-        }
-    }
+    public Task<IReadOnlyList<InstanceView>> InstancesAsync() => Consolidation.InstancesAsync();
 
     /// <summary>The newest instance of a definition, once it exists.</summary>
     public Task<InstanceView> NewestAsync(string definition) =>
@@ -111,23 +89,6 @@ internal sealed class ActivityBed
     }
 
     /// <summary>Waits until a host job whose id contains <paramref name="part"/> was started; fails early when jailwf exits.</summary>
-    public async Task<string> WaitForJobAsync(string instance, string part, Jailwf process, Func<Task<bool>>? andThen = null)
-    {
-        string? job = null;
-        await Wait.UntilAsync(
-            async () =>
-            {
-                if (process.HasExited)
-                {
-                    var exit = await process.WaitAsync(TimeSpan.FromSeconds(10)); // drains its output
-                    throw new InvalidOperationException($"jailwf exited {exit} before host job '{part}' started:\n{process.StdOut}\n{process.StdErr}");
-                }
-
-                job ??= (await JournalAsync(instance)).FirstOrDefault(e => e.Kind == JournalEntryKind.JobStarted && e.JobId!.Contains(part, StringComparison.Ordinal))?.JobId;
-                return job is not null && (andThen is null || await andThen());
-            },
-            TimeSpan.FromMinutes(3),
-            $"host job '{part}' to start");
-        return job!;
-    }
+    public Task<string> WaitForJobAsync(string instance, string part, Jailwf process, Func<Task<bool>>? andThen = null) =>
+        Consolidation.WaitForJobAsync(instance, part, process, andThen);
 }

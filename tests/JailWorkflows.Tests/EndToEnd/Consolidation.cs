@@ -120,11 +120,15 @@ internal sealed class Consolidation
         }
     }
 
-    public async Task<InstanceView?> InstanceAsync()
+    /// <summary>The one instance in the database, or null before it exists.</summary>
+    public async Task<InstanceView?> InstanceAsync() => (await InstancesAsync()).SingleOrDefault();
+
+    /// <summary>Every instance in the database, newest first (none while the engine is still creating it).</summary>
+    public async Task<IReadOnlyList<InstanceView>> InstancesAsync()
     {
         if (!File.Exists(Database))
         {
-            return null;
+            return [];
         }
 
         IAsyncDisposable owner;
@@ -133,15 +137,36 @@ internal sealed class Consolidation
         {
             (queries, owner) = InstanceQueries.Open(Database);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception ex) when (ex is InvalidOperationException or System.Data.Common.DbException)
         {
-            return null; // the engine is still creating the database and its schema
+            return []; // the engine is still creating the database and its schema
         }
 
         await using (owner)
         {
-            return (await queries.ListAsync()).SingleOrDefault();
+            return await queries.ListAsync();
         }
+    }
+
+    /// <summary>Waits until a host job whose id contains <paramref name="part"/> was started and <paramref name="andThen"/> holds; fails early when jailwf exits. Returns the job id.</summary>
+    public async Task<string> WaitForJobAsync(string instance, string part, Jailwf process, Func<Task<bool>>? andThen = null)
+    {
+        string? job = null;
+        await Wait.UntilAsync(
+            async () =>
+            {
+                if (process.HasExited)
+                {
+                    var exit = await process.WaitAsync(TimeSpan.FromSeconds(10)); // drains its output
+                    throw new InvalidOperationException($"jailwf exited {exit} before host job '{part}' started:\n{process.StdOut}\n{process.StdErr}");
+                }
+
+                job ??= (await JournalAsync(instance)).FirstOrDefault(e => e.Kind == JournalEntryKind.JobStarted && e.JobId!.Contains(part, StringComparison.Ordinal))?.JobId;
+                return job is not null && (andThen is null || await andThen());
+            },
+            TimeSpan.FromMinutes(3),
+            $"host job '{part}' to start");
+        return job!;
     }
 
     /// <summary>

@@ -54,8 +54,9 @@ public sealed class LabFixture : IAsyncLifetime
     {
         if (Environment.IsPrivilegedProcess)
         {
-            // One lab per machine (fixed addresses): wait for another test run's lab to be gone.
-            _lease = await LabLease.AcquireAsync(TimeSpan.FromMinutes(20));
+            // One lab per machine (fixed addresses): wait for another test run's lab to be gone. `dotnet test` on the
+            // solution runs the main and the fault test projects at once, so one waits for all of the other's lab tests.
+            _lease = await LabLease.AcquireAsync(TimeSpan.FromMinutes(45));
             Info = await Lab.UpAsync();
         }
     }
