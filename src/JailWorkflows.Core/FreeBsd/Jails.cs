@@ -139,16 +139,23 @@ public static class Jail
 /// <summary>jls(8): the running jails.</summary>
 public static class Jls
 {
-    /// <summary><c>jls -j &lt;name&gt;</c>: the one jail, in the default columns; exits 1 with
+    /// <summary>
+    /// The parameters asked of jls(8), in this order: <c>jid ip4.addr host.hostname path</c>. Asked by name because the
+    /// default columns cut the path at 74 characters (and the hostname at 29); with parameters jls prints each whole,
+    /// separated by spaces, with no header (<c>ip4.addr</c> is <c>-</c> or a comma-separated list).
+    /// </summary>
+    public static IReadOnlyList<string> Parameters { get; } = ["jid", "ip4.addr", "host.hostname", "path"];
+
+    /// <summary><c>jls -j &lt;name&gt; jid ip4.addr host.hostname path</c>: the one jail (see <see cref="Parameters"/>); exits 1 with
     /// <c>jls: jail "name" not found</c> when it is not running.</summary>
     /// <param name="name">The jail name.</param>
     /// <returns>The command.</returns>
     /// <exception cref="ArgumentException">An invalid jail name.</exception>
-    public static ShellCommand ForJail(string name) => ShellCommand.Of("jls", "-j", Jail.RequireName(name));
+    public static ShellCommand ForJail(string name) => ShellCommand.Of("jls", ["-j", Jail.RequireName(name), .. Parameters]);
 
-    /// <summary><c>jls</c>: every running jail in the default columns.</summary>
+    /// <summary><c>jls jid ip4.addr host.hostname path</c>: every running jail (see <see cref="Parameters"/>).</summary>
     /// <returns>The command.</returns>
-    public static ShellCommand All() => ShellCommand.Of("jls");
+    public static ShellCommand All() => ShellCommand.Of("jls", Parameters);
 
     /// <summary>Whether jls' standard error says the jail does not exist (<c>jail "x" not found</c>).</summary>
     /// <param name="stderr">Standard error.</param>
@@ -157,9 +164,10 @@ public static class Jls
         stderr is not null && stderr.Contains("not found", StringComparison.Ordinal);
 
     /// <summary>
-    /// Reads jls' default output: a header <c>   JID  IP Address      Hostname                      Path</c> and rows
-    /// printed <c>%6d  %-15.15s %-29.29s %.74s</c> (IP and hostname truncated to their columns, path to 74
-    /// characters; the IP column is blank or <c>-</c> for a jail without IPv4).
+    /// Reads jls' output: either the parameters of <see cref="ForJail"/> and <see cref="All"/> (no header; <c>jid ip4.addr
+    /// host.hostname path</c>, the path being the rest of the line), or the default output, a header
+    /// <c>   JID  IP Address      Hostname                      Path</c> and rows printed <c>%6d  %-15.15s %-29.29s %.74s</c> (IP
+    /// and hostname truncated to their columns, path to 74 characters; the IP column is blank or <c>-</c> for a jail without IPv4).
     /// </summary>
     /// <param name="output">jls' standard output.</param>
     /// <returns>One entry per row, in order.</returns>
@@ -168,19 +176,25 @@ public static class Jls
     {
         ArgumentNullException.ThrowIfNull(output);
         var result = new List<JailListing>();
-        foreach (var raw in output.Split('\n'))
+        var lines = output.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
+        var defaultColumns = lines.Count > 0 && lines[0].Trim().StartsWith("JID", StringComparison.Ordinal);
+        foreach (var line in lines.Skip(defaultColumns ? 1 : 0))
         {
-            var line = raw.TrimEnd('\r');
-            var trimmed = line.Trim();
-            if (trimmed.Length == 0 || trimmed.StartsWith("JID", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            result.Add(ParseRow(line));
+            result.Add(defaultColumns ? ParseRow(line) : ParseParameters(line));
         }
 
         return result;
+    }
+
+    private static JailListing ParseParameters(string line)
+    {
+        var words = line.Trim().Split(' ', 4, StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 4 && int.TryParse(words[0], NumberStyles.None, CultureInfo.InvariantCulture, out var jid))
+        {
+            return new JailListing(jid, Ip(words[1].Split(',')[0]), words[2], words[3].Trim());
+        }
+
+        throw new FormatException($"'{line}' is not a jls(8) row of jid, ip4.addr, host.hostname and path.");
     }
 
     private static JailListing ParseRow(string line)
@@ -207,11 +221,11 @@ public static class Jls
     private static string Ip(string column) => column == "-" ? string.Empty : column;
 }
 
-/// <summary>One row of jls(8)'s default output.</summary>
+/// <summary>One running jail as jls(8) lists it.</summary>
 /// <param name="Jid">The jail ID.</param>
 /// <param name="Ip">The first IPv4 address, or empty when none.</param>
-/// <param name="Hostname">The hostname (at most 29 characters shown).</param>
-/// <param name="Path">The jail's root path (at most 74 characters shown).</param>
+/// <param name="Hostname">The hostname (whole when asked by parameter; at most 29 characters in the default output).</param>
+/// <param name="Path">The jail's root path (whole when asked by parameter; at most 74 characters in the default output).</param>
 public sealed record JailListing(int Jid, string Ip, string Hostname, string Path);
 
 /// <summary>jexec(8): run a command inside a running jail.</summary>

@@ -31,11 +31,16 @@ public static class Strip
     /// <c>dev</c>): refuses when <c>usr</c> is a symbolic link (the paths below it would leave the jail root);
     /// for each of <see cref="Paths"/> that exists, clears file flags (<see cref="Chflags"/>) and removes it; the
     /// same for top-level <c>kernel*</c>; recreates <c>usr/ports</c>; empties <c>dev</c> and sets it 0555 root:wheel
-    /// (uid/gid 0). A second run changes nothing and succeeds.
+    /// (uid/gid 0); removes <c>restoresymtable</c> from each partition's directory (restore(8) -r leaves it for a later
+    /// incremental; a jail has no use for it, e.g. when an operator skipped the cutover's delta). A second run changes
+    /// nothing and succeeds.
     /// </summary>
     /// <param name="root">The jail root.</param>
+    /// <param name="partitions">The partitions' directories relative to the jail root (<c>.</c> for <c>/</c>, <c>usr</c> for
+    /// <c>/usr</c>); none by default.</param>
     /// <returns>The command.</returns>
-    public static ShellCommand Command(JailRoot root)
+    /// <exception cref="ArgumentException">A partition directory is not a safe path inside the jail root.</exception>
+    public static ShellCommand Command(JailRoot root, IEnumerable<string>? partitions = null)
     {
         ArgumentNullException.ThrowIfNull(root);
         var cmd = ShellCommand.Of("cd", root.Path)
@@ -57,6 +62,11 @@ public static class Strip
             .And(ShellCommand.Of("find", "dev", "-mindepth", "1", "-delete"))
             .And(ShellCommand.Of("chmod", "0555", "dev"))
             .And(ShellCommand.Of("chown", "0:0", "dev"));
+        foreach (var partition in partitions ?? [])
+        {
+            cmd = cmd.And(ShellCommand.Of("rm", "-f", partition == "." ? root.Combine("restoresymtable") : root.Combine(partition + "/restoresymtable")));
+        }
+
         return cmd;
     }
 }

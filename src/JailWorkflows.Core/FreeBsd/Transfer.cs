@@ -82,7 +82,11 @@ public static class Transfer
             start = ShellCommand.Of("mkdir", "-p", tempDirectory).And(start);
         }
 
-        return start.And(ssh.RecordExitStatus(dumpStatusFile).Pipe(restore.RecordExitStatus(restoreStatusFile)));
+        // Each side's status is recorded, so the pipeline's own is that of the last echo (0): the job ends with both
+        // statuses checked, so a broken transfer's job exits non-zero too (and its journal says so).
+        return start.And(ssh.RecordExitStatus(dumpStatusFile).Pipe(restore.RecordExitStatus(restoreStatusFile)))
+            .And(ShellCommand.Of("grep", "-qx", "0", dumpStatusFile))
+            .And(ShellCommand.Of("grep", "-qx", "0", restoreStatusFile));
     }
 
     /// <summary>

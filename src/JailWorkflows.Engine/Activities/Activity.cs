@@ -446,7 +446,12 @@ public abstract class Activity : StepBodyAsync
             switch (poll.Status)
             {
                 case HostJobStatus.Exited:
-                    await JournalAsync(JournalEntryKind.JobFinished, $"host job {jobId} exited {poll.ExitStatus}", jobId, poll.ExitStatus).ConfigureAwait(false);
+                    // Once per job: a crash after this entry and before the step's checkpoint meets the ended job again.
+                    if (!await Services.Journal.HasJobEntryAsync(InstanceId, jobId, JournalEntryKind.JobFinished, CancellationToken).ConfigureAwait(false))
+                    {
+                        await JournalAsync(JournalEntryKind.JobFinished, $"host job {jobId} exited {poll.ExitStatus}", jobId, poll.ExitStatus).ConfigureAwait(false);
+                    }
+
                     State.JobId = null;
                     State.OutputOffset = 0;
                     return poll.ExitStatus ?? -1;

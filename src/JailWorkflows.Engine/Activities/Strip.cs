@@ -10,7 +10,8 @@ namespace JailWorkflows.Engine.Activities;
 /// Strips what a jail must not carry (FREEBSD.md, "The strip step"): backs up <c>etc</c> once (outside the
 /// jail root), clears file flags and removes <c>usr/src</c>, <c>usr/ports</c> (recreated empty), the
 /// objdir, <c>boot</c>, <c>kernel*</c> and <c>dev</c> (recreated empty, 0555), reduces rc.conf to the
-/// enabled services (each removed and each kept setting journaled) and empties fstab. Running it twice changes nothing.
+/// enabled services (each removed and each kept setting journaled), empties fstab and removes any <c>restoresymtable</c>
+/// left in a partition's directory. Running it twice changes nothing.
 /// </summary>
 public sealed class Strip(ActivityServices services) : Activity(services)
 {
@@ -21,14 +22,15 @@ public sealed class Strip(ActivityServices services) : Activity(services)
         if (run.State.Phase.Length == 0)
         {
             var backup = run.JailStateDir + "/etc.orig";
-            await run.RequireNoSymlinksAsync("etc", "usr/src", "usr/ports", "usr/obj", "boot", "dev").ConfigureAwait(false);
+            var partitions = run.Server.Partitions.Select(p => p.MountPoint == "/" ? "." : p.MountPoint.TrimStart('/')).ToList();
+            await run.RequireNoSymlinksAsync(["etc", "usr/src", "usr/ports", "usr/obj", "boot", "dev", .. partitions.Where(p => p != ".")]).ConfigureAwait(false);
             var script = ShellCommand.Of("mkdir", "-p", run.JailStateDir)
                 .And(ShellCommand.Of("test", "-d", backup)
                     .Or(ShellCommand.Of("rm", "-rf", backup + ".tmp")
                         .And(ShellCommand.Of("cp", "-Rp", root.Combine("etc"), backup + ".tmp"))
                         .And(ShellCommand.Of("mv", backup + ".tmp", backup))
                         .Subshell()))
-                .And(FreeBsd.Strip.Command(root));
+                .And(FreeBsd.Strip.Command(root, partitions));
             var exit = await run.RunJobAsync($"{run.InstanceId}-{run.StepId}-a{run.State.Attempt}", script).ConfigureAwait(false);
             if (exit is null)
             {

@@ -36,7 +36,8 @@ public class JailsTests
     {
         Assert.Equal("jail -f /etc/jail.conf.d/servera.conf -c servera", Jail.Create("/etc/jail.conf.d/servera.conf", "servera").Text);
         Assert.Equal("jail -f /etc/jail.conf.d/servera.conf -r servera", Jail.Remove("/etc/jail.conf.d/servera.conf", "servera").Text);
-        Assert.Equal("jls -j servera", Jls.ForJail("servera").Text);
+        Assert.Equal("jls -j servera jid ip4.addr host.hostname path", Jls.ForJail("servera").Text);
+        Assert.Equal("jls jid ip4.addr host.hostname path", Jls.All().Text);
         Assert.Throws<ArgumentException>(() => Jail.Create("jail.conf", "servera"));
         Assert.Throws<ArgumentException>(() => Jail.Create("/j.conf", "-r"));
         Assert.Throws<ArgumentException>(() => Jls.ForJail("a b"));
@@ -66,6 +67,20 @@ public class JailsTests
                 new JailListing(103, string.Empty, "test01.localnet", "/jails/test01"),
             ],
             Jls.Parse(output));
+    }
+
+    [Fact]
+    public void Parses_jls_parameter_output_with_whole_paths_and_the_first_of_several_addresses()
+    {
+        // The default columns cut the path at 74 characters; asked by parameter, jls prints it whole.
+        var path = "/var/tmp/jailwf-lab-test/jailhost/e2e/a-long-consolidation-directory-name/jails/servera-e2e";
+        Assert.True(path.Length > 74);
+        Assert.Equal(
+            [
+                new JailListing(3, "127.0.20.1", "servera.example.org", path),
+                new JailListing(4, string.Empty, "nonet", "/jails/nonet"),
+            ],
+            Jls.Parse($"3 127.0.20.1,127.0.20.2 servera.example.org {path}\n4 - nonet /jails/nonet\n"));
     }
 
     [Fact]

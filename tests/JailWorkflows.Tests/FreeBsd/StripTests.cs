@@ -177,7 +177,11 @@ public sealed class StripTests : IDisposable
         File.WriteAllText(Path.Combine(outside, "precious"), "x");
         File.CreateSymbolicLink(root.Combine("boot/outside"), outside);
 
-        var cmd = Strip.Command(root);
+        // restoresymtable left by restore -r in the partitions' directories (a skipped cutover delta); another file of that name elsewhere stays.
+        File.WriteAllText(root.Combine("restoresymtable"), "symtab");
+        File.WriteAllText(root.Combine("usr/restoresymtable"), "symtab");
+        File.WriteAllText(root.Combine("usr/local/www/restoresymtable"), "a page");
+        var cmd = Strip.Command(root, [".", "usr"]);
         for (var run = 0; run < 2; run++)
         {
             var (status, _, stderr) = ShellRunner.Run(cmd, bin);
@@ -195,6 +199,9 @@ public sealed class StripTests : IDisposable
             Assert.True(File.Exists(root.Combine("usr/local/src/keep.c")));
             Assert.False(Directory.Exists(root.Combine("kernels-notes"))); // kernel* is a glob, as FREEBSD.md says
             Assert.True(File.Exists(Path.Combine(outside, "precious")));
+            Assert.False(File.Exists(root.Combine("restoresymtable")));
+            Assert.False(File.Exists(root.Combine("usr/restoresymtable")));
+            Assert.True(File.Exists(root.Combine("usr/local/www/restoresymtable")));
         }
 
         Assert.Contains($"-R noschg,nouchg,nosappnd,nouappnd,nosunlnk,nouunlnk {root.Path}/usr/src", File.ReadAllText(chflagsLog), StringComparison.Ordinal);

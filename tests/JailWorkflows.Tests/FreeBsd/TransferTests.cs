@@ -29,7 +29,8 @@ public sealed class TransferTests : IDisposable
             "cd /data/jails/servera/usr && { ssh -F /dev/null -i /root/.ssh/transfer -o BatchMode=yes -o StrictHostKeyChecking=yes "
             + "-o UserKnownHostsFile=/var/db/jailwf/known_hosts -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o ConnectTimeout=30 "
             + "-o ServerAliveInterval=60 -o ServerAliveCountMax=5 -p 2222 -T root@127.0.10.1 'dump -0uaL -f - /usr'; "
-            + "echo $? > /var/db/jailwf/jobs/7/dumpstatus; } | { restore -rf -; echo $? > /var/db/jailwf/jobs/7/restorestatus; }",
+            + "echo $? > /var/db/jailwf/jobs/7/dumpstatus; } | { restore -rf -; echo $? > /var/db/jailwf/jobs/7/restorestatus; } "
+            + "&& grep -qx 0 /var/db/jailwf/jobs/7/dumpstatus && grep -qx 0 /var/db/jailwf/jobs/7/restorestatus",
             cmd.Text);
         Assert.DoesNotContain(" -t ", cmd.Text, StringComparison.Ordinal);
     }
@@ -110,8 +111,9 @@ public sealed class TransferTests : IDisposable
         var kh = Path.Combine(_dir, "known hosts; 'q'");
         var cmd = Transfer.Pipeline(Source(), FreeBsdRelease.Parse("14.1-RELEASE"), "/usr", "/keys/it's key", kh, root, status + "/dumpstatus", status + "/restorestatus");
 
+        // dump exited 3: restore still took the stream, and the job as a whole exits non-zero.
         var (exit, _, stderr) = ShellRunner.Run(cmd, bin);
-        Assert.True(exit == 0, stderr);
+        Assert.True(exit == 1, $"exit {exit}: {stderr}");
         var sshArgs = ReadArgs(Path.Combine(log, "ssh.args"));
         Assert.Equal("/keys/it's key", sshArgs[sshArgs.IndexOf("-i") + 1]);
         Assert.Contains("UserKnownHostsFile=" + kh, sshArgs);
