@@ -215,19 +215,20 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <summary>
     /// Continues an instance from its last checkpoint: a suspended one (an incident; closed as resumed, the step's attempts
     /// counted afresh) runs its failed step again; an interrupted one (runnable, left by an engine that stopped) needs
-    /// nothing but this running engine, which continues it at once. Journaled as an operator action.
+    /// nothing but a running engine, which continues it at once. Journaled as an operator action either way.
     /// </summary>
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="reason">Why; null for none given.</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>True when it was suspended and is runnable now; false when it was runnable already.</returns>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
-    /// <exception cref="InstanceStateException">The instance is complete or aborted; nothing changed.</exception>
+    /// <exception cref="InstanceStateException">The instance is complete or aborted, or busy; nothing changed.</exception>
     public async Task<bool> ResumeAsync(string instanceId, string? reason = null, CancellationToken cancellationToken = default)
     {
         var instance = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         if (instance.Status == WorkflowStatus.Runnable)
         {
+            await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.OperatorAction, Message = $"resumed by {Environment.UserName}{ReasonText(reason)}" }, cancellationToken).ConfigureAwait(false);
             return false;
         }
 
@@ -236,7 +237,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
             throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)}: there is nothing to resume.");
         }
 
-        await DecideAsync(instance, IncidentResolution.Resumed, reason, state => ResetAttempts(state), cancellationToken).ConfigureAwait(false);
+        await DecideAsync(instanceId, IncidentResolution.Resumed, reason, (_, _) => Task.FromResult<Action<ActivityState>>(ResetAttempts), cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -250,18 +251,20 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <returns>The step that runs again.</returns>
     /// <exception cref="ArgumentException">No reason given.</exception>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
-    /// <exception cref="InstanceStateException">The instance has no incident (it runs, waits for an approval, or ended); nothing changed.</exception>
+    /// <exception cref="InstanceStateException">The instance has no incident (it runs, waits for an approval, or ended), or is busy; nothing changed.</exception>
     public async Task<string> RetryAsync(string instanceId, string reason, CancellationToken cancellationToken = default)
     {
         RequireReason(reason);
-        var instance = await RequireIncidentAsync(instanceId, "retry", cancellationToken).ConfigureAwait(false);
-        return await DecideAsync(instance, IncidentResolution.Retried, reason, state => ResetAttempts(state), cancellationToken).ConfigureAwait(false);
+        _ = await RequireIncidentAsync(instanceId, "retry", cancellationToken).ConfigureAwait(false);
+        return await DecideAsync(instanceId, IncidentResolution.Retried, reason, (_, _) => Task.FromResult<Action<ActivityState>>(ResetAttempts), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Skips the failed step of a suspended instance: the step ends without running (journaled as skipped) and the next
     /// one runs. Refused when a later step needs what the failed one produces (<see cref="ActivityDescriptor.Needs"/>),
-    /// unless <paramref name="force"/>.
+    /// unless <paramref name="force"/>. A host job the step still has running is killed first (its process group,
+    /// confirmed gone; <see cref="HostJobs.KillAsync"/>) unless another unfinished instance shares it, so the next step
+    /// never runs beside it.
     /// </summary>
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="reason">Why (required).</param>
@@ -270,40 +273,41 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <returns>The skipped step.</returns>
     /// <exception cref="ArgumentException">No reason given.</exception>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
-    /// <exception cref="InstanceStateException">The instance has no incident, or a later step needs the step's result; nothing changed.</exception>
+    /// <exception cref="InstanceStateException">The instance has no incident, or a later step needs the step's result, or it is busy; nothing changed.</exception>
+    /// <exception cref="HostCommandException">The step's host job could not be killed; nothing changed.</exception>
+    /// <exception cref="HostUnreachableException">The jail host cannot be reached to kill the step's job; nothing changed.</exception>
     public async Task<string> SkipAsync(string instanceId, string reason, bool force, CancellationToken cancellationToken = default)
     {
         RequireReason(reason);
-        var instance = await RequireIncidentAsync(instanceId, "skip", cancellationToken).ConfigureAwait(false);
-        var document = Definitions[(instance.WorkflowDefinitionId, instance.Version)];
-        var pointer = FailedPointer(instance);
-        var failed = document.Steps[pointer.StepId];
-        var produces = ActivityCatalog.All[failed.Activity].Produces;
-        var needing = document.Steps.Skip(pointer.StepId + 1)
-            .Select(s => (Step: s, Needs: ActivityCatalog.All[s.Activity].Needs.Intersect(produces, StringComparer.Ordinal).ToList()))
-            .FirstOrDefault(x => x.Needs.Count > 0);
-        if (needing.Step is not null && !force)
+        var snapshot = await RequireIncidentAsync(instanceId, "skip", cancellationToken).ConfigureAwait(false);
+        var needing = NeededLater(snapshot, FailedPointer(snapshot));
+        if (needing is { } need && !force)
         {
-            throw new InstanceStateException(instanceId, $"Step {failed.Id} ({failed.Activity}) of instance {instanceId} is not skipped: the later step {needing.Step.Id} ({needing.Step.Activity}) needs its {string.Join(", ", needing.Needs)}. Retry it, abort the instance, or skip with --force if you made that result by hand.");
+            throw new InstanceStateException(instanceId, $"Step {need.Failed} of instance {instanceId} is not skipped: the later step {need.Later} needs its {need.What}. Retry it, abort the instance, or skip with --force if you made that result by hand.");
         }
 
         return await DecideAsync(
-            instance,
+            instanceId,
             IncidentResolution.Skipped,
-            reason + (needing.Step is not null ? $" (forced although {needing.Step.Id} needs its {string.Join(", ", needing.Needs)})" : string.Empty),
-            state =>
+            reason + (needing is { } n ? $" (forced although {n.LaterId} needs its {n.What})" : string.Empty),
+            async (instance, pointer) =>
             {
-                ResetAttempts(state);
-                state.Values[Activity.SkipKey] = reason.Trim();
+                await KillJobAsync(instance, pointer, cancellationToken).ConfigureAwait(false);
+                return state =>
+                {
+                    ResetAttempts(state);
+                    state.Values[Activity.SkipKey] = reason.Trim();
+                };
             },
             cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Ends an unfinished instance (Terminated): its running host job is killed first (SIGKILL to the job's whole process
-    /// group, confirmed gone; <see cref="HostJobs.KillAsync"/>) unless another unfinished instance works on the same job
-    /// (the shared world build), its open incident is closed as aborted, and the operator action is journaled. The jail
-    /// root and what was transferred are left as they are.
+    /// Ends an unfinished instance (Terminated), under the instance's lock so none of its steps runs meanwhile: its
+    /// running host job is killed first (SIGKILL to the job's whole process group, confirmed gone;
+    /// <see cref="HostJobs.KillAsync"/>) unless another unfinished instance works on the same job (the shared world
+    /// build); then the instance ends, its open incident is closed as aborted, and the operator action is journaled.
+    /// The jail root and what was transferred are left as they are. When the kill fails, nothing changed: abort again.
     /// </summary>
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="reason">Why (required).</param>
@@ -311,61 +315,30 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <returns>The host job that was killed, or null when none ran (or it is shared and was left running).</returns>
     /// <exception cref="ArgumentException">No reason given.</exception>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
-    /// <exception cref="InstanceStateException">The instance is complete or aborted already; nothing changed.</exception>
+    /// <exception cref="InstanceStateException">The instance is complete or aborted already, or stayed busy for 30 s; nothing changed.</exception>
     /// <exception cref="HostCommandException">The job could not be killed (it is still alive); the instance was not ended.</exception>
     /// <exception cref="HostUnreachableException">The jail host cannot be reached to kill the job; the instance was not ended.</exception>
     public async Task<string?> AbortAsync(string instanceId, string reason, CancellationToken cancellationToken = default)
     {
         RequireReason(reason);
-        var instance = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
-        if (instance.Status is not (WorkflowStatus.Runnable or WorkflowStatus.Suspended))
-        {
-            throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)} already: there is nothing to abort.");
-        }
-
-        // Ended first, so no step of it starts another job; then its job is killed.
-        var time = _services.GetRequiredService<TimeProvider>();
-        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(30);
-        while (!await Host.TerminateWorkflow(instanceId).ConfigureAwait(false))
-        {
-            // A step of the instance is running right now (it holds the instance's lock): steps are short, try again.
-            if (time.GetUtcNow() > deadline)
+        string? killed = null;
+        await UnderLockAsync(
+            instanceId,
+            async (store, instance) =>
             {
-                throw new TimeoutException($"Instance {instanceId} stayed busy for 30 s; nothing was changed; try again.");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
-        }
-
-        var killed = default(string);
-        var active = instance.ExecutionPointers.FirstOrDefault(p => p.Active && p.PersistenceData is ActivityState { JobId: not null });
-        if (active?.PersistenceData is ActivityState { JobId: { } jobId } && instance.Data is ConsolidationData data)
-        {
-            var sharers = new List<string>();
-            foreach (var other in await Queries.ListAsync(cancellationToken).ConfigureAwait(false))
-            {
-                if (other.Id != instanceId && other.Status is WorkflowStatus.Runnable or WorkflowStatus.Suspended
-                    && await Queries.GetAsync(other.Id, cancellationToken).ConfigureAwait(false) is { } o
-                    && o.ExecutionPointers.Any(p => p.Active && p.PersistenceData is ActivityState { JobId: { } j } && j == jobId))
+                if (instance.Status is not (WorkflowStatus.Runnable or WorkflowStatus.Suspended))
                 {
-                    sharers.Add(other.Id);
+                    throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)} already: there is nothing to abort.");
                 }
-            }
 
-            if (sharers.Count > 0)
-            {
-                await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} left running: instance(s) {string.Join(", ", sharers)} work on it too" }, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                var host = await _services.GetRequiredService<HostConnections>().GetJailHostAsync(data.Plan.JailHost, cancellationToken).ConfigureAwait(false);
-                var state = await new HostJobs(host, data.Plan.JailHost.JobsDir).KillAsync(jobId, cancellationToken).ConfigureAwait(false);
-                await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} on {data.Plan.JailHost.Name} killed (process group gone; {state.Status.ToString().ToLowerInvariant()})" }, cancellationToken).ConfigureAwait(false);
-                killed = jobId;
-            }
-        }
-
-        await _services.GetRequiredService<Incidents>().CloseAsync(instanceId, null, IncidentResolution.Aborted, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+                killed = await KillJobAsync(instance, instance.ExecutionPointers.FirstOrDefault(p => p.Active && p.PersistenceData is ActivityState { JobId: not null }), cancellationToken).ConfigureAwait(false);
+                await _services.GetRequiredService<Incidents>().CloseAsync(instanceId, null, IncidentResolution.Aborted, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+                instance.Status = WorkflowStatus.Terminated;
+                instance.CompleteTime = _services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+                instance.NextExecution = null;
+                await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
         return killed;
     }
 
@@ -377,10 +350,13 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         }
     }
 
+    private static string ReasonText(string? reason) => string.IsNullOrWhiteSpace(reason) ? " (no reason given)" : $" (reason: {reason.Trim()})";
+
     private static void ResetAttempts(ActivityState state)
     {
         state.Values.Remove(Activity.FailuresKey);
         state.Values.Remove(Activity.NotBeforeKey);
+        state.Values.Remove(Activity.SkipKey);
     }
 
     private static string Describe(WorkflowStatus status) => status switch
@@ -394,6 +370,24 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     private static ExecutionPointer FailedPointer(WorkflowInstance instance) =>
         instance.ExecutionPointers.Where(p => p.Active).OrderByDescending(p => p.Status == PointerStatus.Failed).FirstOrDefault()
         ?? throw new InstanceStateException(instance.Id, $"Instance {instance.Id} is suspended but has no active step.");
+
+    /// <summary>The first later step that needs what the pointer's step produces, or null.</summary>
+    private (string Failed, string Later, string LaterId, string What)? NeededLater(WorkflowInstance instance, ExecutionPointer pointer)
+    {
+        var document = Definitions[(instance.WorkflowDefinitionId, instance.Version)];
+        var failed = document.Steps[pointer.StepId];
+        var produces = ActivityCatalog.All[failed.Activity].Produces;
+        foreach (var later in document.Steps.Skip(pointer.StepId + 1))
+        {
+            var needs = ActivityCatalog.All[later.Activity].Needs.Intersect(produces, StringComparer.Ordinal).ToList();
+            if (needs.Count > 0)
+            {
+                return ($"{failed.Id} ({failed.Activity})", $"{later.Id} ({later.Activity})", later.Id, string.Join(", ", needs));
+            }
+        }
+
+        return null;
+    }
 
     private async Task<WorkflowInstance> LoadAsync(string instanceId, CancellationToken cancellationToken) =>
         await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
@@ -411,45 +405,109 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         return instance;
     }
 
-    /// <summary>Applies a decision to the suspended instance's failed step (under the instance's lock), closes the incident, journals it, and makes the instance runnable.</summary>
-    private async Task<string> DecideAsync(WorkflowInstance snapshot, IncidentResolution resolution, string? reason, Action<ActivityState> change, CancellationToken cancellationToken)
+    /// <summary>
+    /// Kills the host job of the pointer's checkpoint unless another unfinished instance works on it (journaled either way).
+    /// </summary>
+    /// <returns>The killed job, or null when there was none or it was left running.</returns>
+    private async Task<string?> KillJobAsync(WorkflowInstance instance, ExecutionPointer? pointer, CancellationToken cancellationToken)
+    {
+        if (pointer?.PersistenceData is not ActivityState { JobId: { } jobId } || instance.Data is not ConsolidationData data)
+        {
+            return null;
+        }
+
+        var sharers = new List<string>();
+        foreach (var other in await Queries.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (other.Id != instance.Id && other.Status is WorkflowStatus.Runnable or WorkflowStatus.Suspended
+                && await Queries.GetAsync(other.Id, cancellationToken).ConfigureAwait(false) is { } o
+                && o.ExecutionPointers.Any(p => p.Active && p.PersistenceData is ActivityState { JobId: { } j } && j == jobId))
+            {
+                sharers.Add(other.Id);
+            }
+        }
+
+        if (sharers.Count > 0)
+        {
+            await Journal.AppendAsync(new JournalEntry { InstanceId = instance.Id, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} left running: instance(s) {string.Join(", ", sharers)} work on it too" }, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        var host = await _services.GetRequiredService<HostConnections>().GetJailHostAsync(data.Plan.JailHost, cancellationToken).ConfigureAwait(false);
+        var state = await new HostJobs(host, data.Plan.JailHost.JobsDir).KillAsync(jobId, cancellationToken).ConfigureAwait(false);
+        await Journal.AppendAsync(new JournalEntry { InstanceId = instance.Id, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} on {data.Plan.JailHost.Name} killed (process group gone; {state.Status.ToString().ToLowerInvariant()})" }, cancellationToken).ConfigureAwait(false);
+        return jobId;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the freshly read instance while holding its WorkflowCore lock (no step of it runs meanwhile).</summary>
+    private async Task UnderLockAsync(string instanceId, Func<SqlitePersistenceProvider, WorkflowInstance, Task> action, CancellationToken cancellationToken)
     {
         var locks = _services.GetRequiredService<IDistributedLockProvider>();
         var store = _services.GetRequiredService<SqlitePersistenceProvider>();
-        if (!await locks.AcquireLock(snapshot.Id, cancellationToken).ConfigureAwait(false))
+        var time = _services.GetRequiredService<TimeProvider>();
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(30);
+        while (!await locks.AcquireLock(instanceId, cancellationToken).ConfigureAwait(false))
         {
-            throw new InstanceStateException(snapshot.Id, $"Instance {snapshot.Id} is busy; try again.");
-        }
-
-        string step;
-        try
-        {
-            var instance = await store.GetWorkflowInstance(snapshot.Id, cancellationToken).ConfigureAwait(false)
-                ?? throw new KeyNotFoundException($"No workflow instance '{snapshot.Id}'.");
-            if (instance.Status != WorkflowStatus.Suspended)
+            // A step of the instance is running right now (it holds the instance's lock): steps are short, try again.
+            if (time.GetUtcNow() > deadline)
             {
-                throw new InstanceStateException(snapshot.Id, $"Instance {snapshot.Id} is {Describe(instance.Status)} now; nothing was changed.");
+                throw new InstanceStateException(instanceId, $"Instance {instanceId} stayed busy for 30 s; nothing was changed; try again.");
             }
 
-            var pointer = FailedPointer(instance);
-            var state = (pointer.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
-            change(state);
-            pointer.PersistenceData = state;
-            pointer.SleepUntil = null;
-            await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
-            step = Definitions.TryGetValue((instance.WorkflowDefinitionId, instance.Version), out var document) && pointer.StepId < document.Steps.Count
-                ? document.Steps[pointer.StepId].Id
-                : pointer.StepName ?? pointer.StepId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var instance = await store.GetWorkflowInstance(instanceId, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.");
+            await action(store, instance).ConfigureAwait(false);
         }
         finally
         {
-            await locks.ReleaseLock(snapshot.Id).ConfigureAwait(false);
+            await locks.ReleaseLock(instanceId).ConfigureAwait(false);
         }
+    }
 
-        await _services.GetRequiredService<Incidents>().CloseAsync(snapshot.Id, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
-        if (!await Host.ResumeWorkflow(snapshot.Id).ConfigureAwait(false))
+    /// <summary>
+    /// Applies a decision to the suspended instance's failed step under the instance's lock: <paramref name="prepare"/> may
+    /// act first (kill the step's job) and returns the change to the step's checkpoint; then the incident is closed and the
+    /// decision journaled, and the changed checkpoint and the instance's Runnable status are saved in one write. A crash
+    /// before that write leaves the instance suspended (decide again); after it, the decision holds.
+    /// </summary>
+    private async Task<string> DecideAsync(string instanceId, IncidentResolution resolution, string? reason, Func<WorkflowInstance, ExecutionPointer, Task<Action<ActivityState>>> prepare, CancellationToken cancellationToken)
+    {
+        var step = string.Empty;
+        await UnderLockAsync(
+            instanceId,
+            async (store, instance) =>
+            {
+                if (instance.Status != WorkflowStatus.Suspended)
+                {
+                    throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)} now; nothing was changed.");
+                }
+
+                var pointer = FailedPointer(instance);
+                var change = await prepare(instance, pointer).ConfigureAwait(false);
+                var state = (pointer.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
+                change(state);
+                step = Definitions.TryGetValue((instance.WorkflowDefinitionId, instance.Version), out var document) && pointer.StepId < document.Steps.Count
+                    ? document.Steps[pointer.StepId].Id
+                    : pointer.StepName ?? pointer.StepId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await _services.GetRequiredService<Incidents>().CloseAsync(instanceId, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+
+                var now = _services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+                pointer.PersistenceData = state;
+                pointer.SleepUntil = null;
+                instance.Status = WorkflowStatus.Runnable;
+                instance.NextExecution = now.Ticks;
+                await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+
+        if (_hostStarted)
         {
-            throw new InstanceStateException(snapshot.Id, $"Instance {snapshot.Id} could not be resumed (WorkflowCore refused); see 'jailwf status {snapshot.Id}'.");
+            await _services.GetRequiredService<IQueueProvider>().QueueWork(instanceId, QueueType.Workflow).ConfigureAwait(false);
         }
 
         return step;
@@ -501,6 +559,25 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         }
 
         return request;
+    }
+
+    /// <summary>
+    /// Starts running instances on an engine started with <see cref="EngineOptions.RunInstances"/> false (after an operator
+    /// decision was taken with no step running): interrupted instances are woken and WorkflowCore's host starts. Does
+    /// nothing when instances run already.
+    /// </summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>A task.</returns>
+    public async Task RunInstancesAsync(CancellationToken cancellationToken = default)
+    {
+        if (_hostStarted)
+        {
+            return;
+        }
+
+        await WakeInterruptedAsync(_services, cancellationToken).ConfigureAwait(false);
+        await Host.StartAsync(cancellationToken).ConfigureAwait(false);
+        _hostStarted = true;
     }
 
     /// <summary>How long <see cref="ApproveAsync"/> waits for the waiting step to take the published approval: 60 s.</summary>

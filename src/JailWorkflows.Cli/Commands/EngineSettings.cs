@@ -110,7 +110,9 @@ internal class InstanceSettings : EngineSettings
                     InstanceState.Interrupted => "was interrupted and has no incident ('jailwf resume' continues it)",
                     _ => "is running and has no incident",
                 };
-                throw new InstanceStateException(view.Id, $"Instance {view.Id} {what}: nothing to {verb}; nothing was changed.");
+                throw new InstanceStateException(view.Id, verb == "approve"
+                    ? $"Instance {view.Id} does not wait for an approval: it {what}; nothing was changed."
+                    : $"Instance {view.Id} {what}: nothing to {verb}; nothing was changed.");
             }
         }
     }

@@ -22,9 +22,11 @@ internal sealed class RetryCommand : AsyncCommand<DecisionSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, DecisionSettings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State == InstanceState.Incident, "retry", cancellationToken).ConfigureAwait(false);
-        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
+        // The decision first, with no step running: a refused one changes nothing, not even other instances.
+        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var step = await engine.RetryAsync(id, settings.Reason!, cancellationToken).ConfigureAwait(false);
+        await engine.RunInstancesAsync(cancellationToken).ConfigureAwait(false);
         AnsiConsole.MarkupLine($"retrying step [bold]{Markup.Escape(step)}[/] of instance {id}");
         return await Monitor.FollowAsync(engine.Queries, [id, .. await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false)], cancellationToken).ConfigureAwait(false);
     }
@@ -43,9 +45,10 @@ internal sealed class SkipCommand : AsyncCommand<SkipCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State == InstanceState.Incident, "skip", cancellationToken).ConfigureAwait(false);
-        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
+        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var step = await engine.SkipAsync(id, settings.Reason!, settings.Force, cancellationToken).ConfigureAwait(false);
+        await engine.RunInstancesAsync(cancellationToken).ConfigureAwait(false);
         AnsiConsole.MarkupLine($"skipped step [bold]{Markup.Escape(step)}[/] of instance {id}");
         return await Monitor.FollowAsync(engine.Queries, [id, .. await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false)], cancellationToken).ConfigureAwait(false);
     }

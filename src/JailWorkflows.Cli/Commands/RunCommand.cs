@@ -85,7 +85,7 @@ internal sealed class ResumeCommand : AsyncCommand<ResumeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State is InstanceState.Incident or InstanceState.Interrupted or InstanceState.Running or InstanceState.AwaitingApproval, "resume", cancellationToken).ConfigureAwait(false);
-        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
+        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
         if (await engine.ResumeAsync(id, settings.Reason, cancellationToken).ConfigureAwait(false))
@@ -96,6 +96,8 @@ internal sealed class ResumeCommand : AsyncCommand<ResumeCommand.Settings>
         {
             AnsiConsole.MarkupLine($"continuing interrupted instance {id}");
         }
+
+        await engine.RunInstancesAsync(cancellationToken).ConfigureAwait(false);
 
         var others = await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false);
         return await Monitor.FollowAsync(engine.Queries, [id, .. others], cancellationToken).ConfigureAwait(false);

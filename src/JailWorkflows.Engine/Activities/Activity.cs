@@ -90,10 +90,19 @@ public abstract class Activity : StepBodyAsync
             return ExecutionResult.Sleep(notBefore - now, state);
         }
 
+        state.Values.Remove(NotBeforeKey);
         try
         {
             var result = await ExecuteAsync(run).ConfigureAwait(false);
             state.Values.Remove(UnreachableCount);
+
+            // Progress (a partition, a phase done) starts the count of failed attempts afresh: each unit of work gets
+            // the whole policy, while a job that keeps failing at the same place still ends as an incident.
+            if (state.Phase != checkpoint.Phase || state.Index != checkpoint.Index)
+            {
+                state.Values.Remove(FailuresKey);
+            }
+
             if (result.Proceed)
             {
                 await run.JournalAsync(JournalEntryKind.StepFinished, $"{context.Step.Name}: done").ConfigureAwait(false);
@@ -122,6 +131,7 @@ public abstract class Activity : StepBodyAsync
 
             state.Values[UnreachableCount] = (count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var delay = TimeSpan.FromSeconds(Math.Min(300, 5 * Math.Pow(2, count)));
+            state.Values[NotBeforeKey] = (Services.Time.GetUtcNow() + delay).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
             await run.JournalAsync(JournalEntryKind.Warning, $"{ex.Message}; retrying in {delay.TotalSeconds:0} s").ConfigureAwait(false);
             return ExecutionResult.Sleep(delay, state);
         }

@@ -75,37 +75,62 @@ public sealed class Cutover(ActivityServices services) : Activity(services)
     }
 
     /// <summary>
-    /// The services to stop, read from the level-0 copy in the jail root: enabled in <c>etc/rc.conf</c>
-    /// (<see cref="JailServices.Enabled"/>) with an executable script among <see cref="JailServices.ScriptCandidates"/>.
+    /// The services to stop, read from the level-0 copy in the jail root, in the order they are stopped (the reverse of
+    /// their start order): those enabled in <c>etc/rc.conf</c> (<see cref="JailServices.Enabled"/>) with an executable
+    /// script among <see cref="JailServices.ScriptCandidates"/>, and on 4.x every executable <c>usr/local/etc/rc.d/*.sh</c>
+    /// (4.x's <c>local_startup</c> runs each of them at boot, with or without an <c>_enable</c> line; rc(8) of 4.x
+    /// starts them in lexical order). <c>sshd</c> is never stopped: the delta's dump runs over it.
     /// </summary>
     internal static async Task<CutoverScope> ScopeAsync(ActivityRun run)
     {
         await run.RequireNoSymlinksAsync("etc/rc.conf", "etc/rc.d", "usr/local/etc/rc.d").ConfigureAwait(false);
         var host = await run.JailHostAsync().ConfigureAwait(false);
         var rcConf = await host.ReadFileAsync(run.JailRoot.Combine("etc/rc.conf"), run.CancellationToken).ConfigureAwait(false) ?? string.Empty;
-        var found = new List<(string, string)>();
-        var enabled = JailServices.Enabled(rcConf);
-        if (enabled.Count == 0)
-        {
-            return new CutoverScope(found);
-        }
-
+        var found = new List<(string Service, string Script)>();
+        var enabled = JailServices.Enabled(rcConf).Where(s => s != KeptRunning).ToList();
         var candidates = enabled.SelectMany(s => JailServices.ScriptCandidates(run.JailRoot, s).Select(c => (Service: s, Path: c))).ToList();
-
-        // find prints the executable regular files among them (and complains about the missing ones: exit 1, ignored).
-        var result = await run.RunAsync(ShellCommand.Of("find", [.. candidates.Select(c => c.Path), "-maxdepth", "0", "-type", "f", "-perm", "-u+x"])).ConfigureAwait(false);
-        var present = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        foreach (var service in enabled)
+        var legacy = FreeBsdRelease.Parse(run.Server.Release ?? "4.0-RELEASE").Major < 5;
+        var localDir = run.JailRoot.Combine("usr/local/etc/rc.d");
+        if (candidates.Count > 0 || legacy)
         {
-            var script = candidates.FirstOrDefault(c => c.Service == service && present.Contains(c.Path)).Path;
-            if (script is not null)
+            // find prints the executable regular files among them (and complains about the missing ones: exit 1, ignored).
+            var paths = candidates.Select(c => c.Path).ToList();
+            if (legacy)
             {
-                found.Add((service, RcScripts.SourcePath(run.JailRoot, script)));
+                paths.Add(localDir);
+            }
+
+            var result = await run.RunAsync(ShellCommand.Of("find", [.. paths, "-maxdepth", legacy ? "1" : "0", "-type", "f", "-perm", "-u+x"])).ConfigureAwait(false);
+            var present = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+            foreach (var service in enabled)
+            {
+                var script = candidates.FirstOrDefault(c => c.Service == service && present.Contains(c.Path)).Path;
+                if (script is not null)
+                {
+                    found.Add((service, script));
+                }
+            }
+
+            if (legacy)
+            {
+                foreach (var script in present.Where(p => p.StartsWith(localDir + "/", StringComparison.Ordinal) && p.EndsWith(".sh", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+                {
+                    var service = Path.GetFileName(script)[..^3];
+                    if (service != KeptRunning && !found.Any(f => f.Script == script))
+                    {
+                        found.Add((service, script));
+                    }
+                }
             }
         }
 
-        return new CutoverScope(found);
+        // Stopped in the reverse of the start order: the local packages (started last) first.
+        found.Reverse();
+        return new CutoverScope([.. found.Select(f => (f.Service, RcScripts.SourcePath(run.JailRoot, f.Script)))]);
     }
+
+    /// <summary>The service a cutover never stops: the source's SSH daemon, which the delta's dump runs over.</summary>
+    public const string KeptRunning = "sshd";
 
     /// <summary>What the cutover's approval asks for: "stop &lt;services&gt; on &lt;server&gt; and apply the level-1 delta of &lt;partitions&gt;".</summary>
     internal static string Subject(ActivityRun run, CutoverScope scope)

@@ -15,7 +15,9 @@ public sealed class Incidents(IDbContextFactory<JailwfDbContext> contexts, TimeP
     public const int TailLines = 20;
 
     /// <summary>
-    /// Opens an incident for a step unless the instance has an open one already: sets <see cref="Incident.OpenedAt"/>, fills
+    /// Opens an incident for a step: when the instance has one open for the same step already (the step failed again after a
+    /// crash cut off its suspension), that one is updated with the new error, attempts and output tail instead; one open for
+    /// another step is closed as <see cref="IncidentResolution.Recovered"/> (that step has ended since). Sets <see cref="Incident.OpenedAt"/>, fills
     /// <see cref="Incident.OutputTail"/> from the step's newest job output lines in the journal when it is empty, and
     /// journals it (<see cref="JournalEntryKind.Incident"/>).
     /// </summary>
@@ -28,23 +30,31 @@ public sealed class Incidents(IDbContextFactory<JailwfDbContext> contexts, TimeP
         var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         await using (db.ConfigureAwait(false))
         {
-            var open = await db.Incidents.AsNoTracking().FirstOrDefaultAsync(i => i.InstanceId == incident.InstanceId && i.ClosedAt == null, cancellationToken).ConfigureAwait(false);
+            var now = timeProvider.GetUtcNow().UtcDateTime;
+            var open = await db.Incidents.AsTracking().FirstOrDefaultAsync(i => i.InstanceId == incident.InstanceId && i.ClosedAt == null, cancellationToken).ConfigureAwait(false);
+            if (open is not null && open.Step == incident.Step)
+            {
+                // The same step failed again after a crash cut off its suspension: the incident shows the newest failure.
+                open.Error = incident.Error;
+                open.Attempts = incident.Attempts;
+                open.OutputTail = incident.OutputTail.Length > 0 ? incident.OutputTail : await TailAsync(db, incident, cancellationToken).ConfigureAwait(false);
+                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                return open;
+            }
+
             if (open is not null)
             {
-                return open;
+                // An earlier step's incident left open by a crash: that step has ended since.
+                open.ClosedAt = now;
+                open.Resolution = IncidentResolution.Recovered;
+                open.ResolvedBy = "engine";
             }
 
             if (incident.OutputTail.Length == 0)
             {
-                var lines = await db.JournalEntries.AsNoTracking()
-                    .Where(j => j.InstanceId == incident.InstanceId && j.Step == incident.Step && j.Kind == JournalEntryKind.JobOutput)
-                    .OrderByDescending(j => j.Id).Take(TailLines).Select(j => j.Message)
-                    .ToListAsync(cancellationToken).ConfigureAwait(false);
-                lines.Reverse();
-                incident.OutputTail = string.Join('\n', lines);
+                incident.OutputTail = await TailAsync(db, incident, cancellationToken).ConfigureAwait(false);
             }
 
-            var now = timeProvider.GetUtcNow().UtcDateTime;
             incident.OpenedAt = now;
             db.Incidents.Add(incident);
             db.JournalEntries.Add(new JournalEntry
@@ -58,6 +68,16 @@ public sealed class Incidents(IDbContextFactory<JailwfDbContext> contexts, TimeP
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
             return incident;
         }
+    }
+
+    private static async Task<string> TailAsync(JailwfDbContext db, Incident incident, CancellationToken cancellationToken)
+    {
+        var lines = await db.JournalEntries.AsNoTracking()
+            .Where(j => j.InstanceId == incident.InstanceId && j.Step == incident.Step && j.Kind == JournalEntryKind.JobOutput)
+            .OrderByDescending(j => j.Id).Take(TailLines).Select(j => j.Message)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        lines.Reverse();
+        return string.Join('\n', lines);
     }
 
     /// <summary>The instance's open incident, or null.</summary>

@@ -37,6 +37,16 @@ public sealed class IncidentTests : IDisposable
         StorePollInterval = TimeSpan.FromMilliseconds(200),
     };
 
+    private EngineOptions Idle
+    {
+        get
+        {
+            var options = Options;
+            options.RunInstances = false;
+            return options;
+        }
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
@@ -145,8 +155,7 @@ public sealed class IncidentTests : IDisposable
     {
         WriteDefinition("""[ { "id": "verify", "activity": "VerifyJail", "inputs": { "timeoutSeconds": 1 } } ]""");
         string id;
-        var idle = Options;
-        idle.RunInstances = false;
+        var idle = Idle;
         await using (var engine = await JailwfEngine.StartAsync(idle))
         {
             id = await engine.StartInstanceAsync("decide", LocalPlan(), "ServerA");
@@ -176,6 +185,27 @@ public sealed class IncidentTests : IDisposable
             Assert.Equal("verify", view.Incident!.Step);
             Assert.Contains(await engine.Queries.JournalAsync(id, 0, 1000), e => e.Message.StartsWith("engine started: the interrupted step", StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public async Task An_incident_opened_again_for_the_same_step_is_updated_and_one_of_an_earlier_step_is_closed_as_recovered()
+    {
+        WriteDefinition("""[ { "id": "verify", "activity": "VerifyJail" } ]""");
+        await using var engine = await JailwfEngine.StartAsync(Idle);
+        var incidents = ServiceOf<Incidents>(engine);
+        Incident New(string step, string error, int attempts) => new() { InstanceId = "i-1", Step = step, Activity = "Strip", Host = "jailhost", Error = error, Attempts = attempts };
+
+        var first = await incidents.OpenAsync(New("strip", "exit 1", 1), CancellationToken.None);
+        var again = await incidents.OpenAsync(New("strip", "exit 2", 3), CancellationToken.None);
+        Assert.Equal(first.Id, again.Id);
+        var open = (await incidents.OpenOfAsync("i-1", CancellationToken.None))!;
+        Assert.Equal(("exit 2", 3), (open.Error, open.Attempts));
+
+        var later = await incidents.OpenAsync(New("buildworld", "make failed", 1), CancellationToken.None);
+        var all = await incidents.OfAsync("i-1", CancellationToken.None);
+        Assert.Equal(2, all.Count);
+        Assert.Equal(IncidentResolution.Recovered, all[0].Resolution);
+        Assert.Equal(later.Id, (await incidents.OpenOfAsync("i-1", CancellationToken.None))!.Id);
     }
 
     private static T ServiceOf<T>(JailwfEngine engine)
