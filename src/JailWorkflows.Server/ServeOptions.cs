@@ -31,9 +31,14 @@ public sealed class ServeOptions
     [Range(typeof(TimeSpan), "00:00:00.1", "01:00:00")]
     public TimeSpan MisfireThreshold { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>The longest the scheduler waits before it looks at the schedules again (Quartz's idle wait). Default 30 s; 0.05 s to 5 min.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.05", "00:05:00")]
+    /// <summary>The longest the scheduler waits before it looks at the schedules again (Quartz's idle wait). Default 30 s; 1 s (Quartz's least) to 5 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan SchedulerIdleWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The Quartz scheduler's name, kept in every row of its tables: the same across restarts. Default <c>jailwf</c>
+    /// (tests that run several schedulers in one process give each its own).</summary>
+    [Required]
+    public string SchedulerName { get; set; } = "jailwf";
 
     /// <summary>The control socket: <c>&lt;database&gt;.sock</c> (a Unix domain socket, mode 0600, created by serve and removed when it stops).</summary>
     public string SocketPath => SocketPathOf(DatabasePath);

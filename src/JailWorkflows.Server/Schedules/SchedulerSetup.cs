@@ -30,7 +30,7 @@ public static class SchedulerSetup
         {
             q.ConfigureScheduler(s =>
             {
-                s.InstanceName = "jailwf";
+                s.InstanceName = options.SchedulerName;
                 s.IdleWaitTime = options.SchedulerIdleWait;
             });
             q.UseTimeProvider(time);
