@@ -91,7 +91,9 @@ public sealed record MaintenanceWindow(TimeOnly Start, TimeOnly End, TimeZoneInf
 
     /// <inheritdoc />
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"{Start:HH\\:mm}-{End:HH\\:mm} {TimeZone.Id}");
+        $"{Format(Start)}-{Format(End)} {TimeZone.Id}";
+
+    private static string Format(TimeOnly time) => time.ToString(time.Second == 0 ? "HH:mm" : "HH:mm:ss", CultureInfo.InvariantCulture);
 
     /// <summary>The instant of a local wall-clock time: the end of the gap for a skipped time, the first occurrence for a repeated one.</summary>
     private DateTimeOffset ToInstant(DateTime local)
