@@ -29,8 +29,8 @@ public static partial class JailwfServer
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        options.DatabasePath = Path.GetFullPath(options.DatabasePath);
-        await using var engine = await JailwfEngine.StartAsync(options.ToEngineOptions(), ConfigureLogging, cancellationToken).ConfigureAwait(false);
+        options.Engine.DatabasePath = Path.GetFullPath(options.Engine.DatabasePath);
+        await using var engine = await JailwfEngine.StartAsync(options.Engine, ConfigureLogging, cancellationToken).ConfigureAwait(false);
 
         // This process holds the engine lock: a socket file left by a killed serve is stale.
         var socket = options.SocketPath;

@@ -6,21 +6,12 @@ namespace JailWorkflows.Server;
 /// <summary>Options of <c>jailwf serve</c> (the engine, its schedules and its control socket), validated at start.</summary>
 public sealed class ServeOptions
 {
-    /// <summary>The engine's SQLite database. Default <see cref="EngineOptions.DefaultDatabasePath"/>.</summary>
+    /// <summary>The engine's options (database, definitions, poll intervals); validated with these.</summary>
     [Required]
-    public string DatabasePath { get; set; } = EngineOptions.DefaultDatabasePath;
+    public EngineOptions Engine { get; set; } = new();
 
-    /// <summary>The workflow definitions directory. Default: <c>workflows</c> beside the program.</summary>
-    [Required]
-    public string WorkflowsDirectory { get; set; } = Path.Combine(AppContext.BaseDirectory, "workflows");
-
-    /// <summary>How often a step polls its host job. Default 5 s; 0.2 s to 10 min.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.2", "00:10:00")]
-    public TimeSpan JobPollInterval { get; set; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>How often the engine looks for runnable instances. Default 1 s; 0.1 s to 1 min.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.1", "00:01:00")]
-    public TimeSpan StorePollInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>The engine's database (<see cref="EngineOptions.DatabasePath"/>).</summary>
+    public string DatabasePath => Engine.DatabasePath;
 
     /// <summary>How often a queued scheduled run (overlap policy queue) looks whether the run before it has ended. Default 1 min; 0.1 s to 1 h.</summary>
     [Range(typeof(TimeSpan), "00:00:00.1", "01:00:00")]
@@ -64,15 +55,9 @@ public sealed class ServeOptions
 
     /// <summary>Validates the options.</summary>
     /// <exception cref="ValidationException">An option is out of range or missing; the message names it.</exception>
-    public void Validate() => Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
-
-    /// <summary>The engine's options from these.</summary>
-    /// <returns>The engine options.</returns>
-    public EngineOptions ToEngineOptions() => new()
+    public void Validate()
     {
-        DatabasePath = Path.GetFullPath(DatabasePath),
-        WorkflowsDirectory = WorkflowsDirectory,
-        JobPollInterval = JobPollInterval,
-        StorePollInterval = StorePollInterval,
-    };
+        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        Engine.Validate();
+    }
 }

@@ -30,7 +30,7 @@ internal static class Schedules
         var engine = settings.ToEngineOptions();
         using var engineLock = EngineLock.Acquire(engine.DatabasePath, TimeProvider.System);
         var definitions = Directory.Exists(engine.WorkflowsDirectory) ? DefinitionLoader.LoadDirectory(engine.WorkflowsDirectory) : [];
-        var options = new ServeOptions { DatabasePath = engine.DatabasePath, WorkflowsDirectory = engine.WorkflowsDirectory };
+        var options = new ServeOptions { Engine = engine };
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddJailwfSchedules(options, TimeProvider.System);

@@ -8,13 +8,7 @@ internal sealed class ServeCommand : AsyncCommand<EngineSettings>
 {
     public override async Task<int> ExecuteAsync(CommandContext context, EngineSettings settings, CancellationToken cancellationToken)
     {
-        var engine = settings.ToEngineOptions();
-        var options = new ServeOptions
-        {
-            DatabasePath = engine.DatabasePath,
-            WorkflowsDirectory = engine.WorkflowsDirectory,
-            JobPollInterval = engine.JobPollInterval,
-        };
+        var options = new ServeOptions { Engine = settings.ToEngineOptions() };
         await JailwfServer.RunAsync(options, cancellationToken).ConfigureAwait(false);
         return 0;
     }

@@ -151,7 +151,7 @@ public sealed class SchedulerTests : IAsyncLifetime
         services.AddLogging();
         services.AddSingleton(_engine);
         services.AddJailwfSchedules(
-            new ServeOptions { DatabasePath = Database, WorkflowsDirectory = Workflows, SchedulerName = _name, SchedulerIdleWait = TimeSpan.FromSeconds(1), MisfireThreshold = TimeSpan.FromMinutes(1) },
+            new ServeOptions { Engine = new EngineOptions { DatabasePath = Database, WorkflowsDirectory = Workflows }, SchedulerName = _name, SchedulerIdleWait = TimeSpan.FromSeconds(1), MisfireThreshold = TimeSpan.FromMinutes(1) },
             _clock);
         var provider = services.BuildServiceProvider();
         var scheduler = await provider.GetRequiredService<ISchedulerFactory>().GetScheduler();
