@@ -99,7 +99,8 @@ public sealed partial class ScheduledRuns(JailwfEngine engine, ScheduleJournal j
                 .ForJob(context.JobDetail.Key)
                 .UsingJobData(ScheduleBook.QueuedFireKey, fire.UtcDateTime.ToString("O", CultureInfo.InvariantCulture))
                 .StartAt(time.GetUtcNow() + options.QueueRecheckInterval)
-                .WithSchedule(SimpleScheduleBuilder.Create().WithInterval(options.QueueRecheckInterval).RepeatForever())
+                .WithSchedule(SimpleScheduleBuilder.Create().WithInterval(options.QueueRecheckInterval).RepeatForever()
+                    .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)) // a queued run looks at once after an outage
                 .Build();
             await context.Scheduler.ScheduleTrigger(queue, TriggerConflict.Keep, cancellationToken).ConfigureAwait(false);
             kind = ScheduleEventKind.Queued;

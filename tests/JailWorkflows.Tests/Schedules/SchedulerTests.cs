@@ -124,6 +124,28 @@ public sealed class SchedulerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Under_overlap_queue_a_fire_overlapping_an_unfinished_run_starts_once_that_run_has_ended()
+    {
+        await using var scheduler = await StartSchedulerAsync();
+        var id = (await scheduler.Book.AddAsync(Request(MisfirePolicy.FireOnce, OverlapPolicy.Queue) with { Cron = "0 0 * * * ?" }, Known)).Id;
+        _clock.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1)); // 02:00:01
+        var first = Assert.Single((await WaitForEventAsync(id, ScheduleEventKind.Started)).Instances);
+
+        _clock.Advance(TimeSpan.FromHours(1)); // 03:00:01: queued behind the unfinished 02:00 run
+        var queued = await WaitForEventAsync(id, ScheduleEventKind.Queued);
+        Assert.Equal([first], queued.Instances);
+        Assert.True(await scheduler.Scheduler.Exists(new TriggerKey(id, ScheduleBook.QueueGroup)));
+
+        await _engine.AbortAsync(first, "test: the 02:00 run ends");
+        _clock.Advance(TimeSpan.FromMinutes(3)); // past the queue's recheck (late: it looks at once)
+        var second = await Wait.UntilAsync(async () => (await scheduler.Book.Journal.ReadAsync(id)).LastOrDefault(e => e.Kind == ScheduleEventKind.Started && !e.Instances.Contains(first)), Deadline, "the queued run");
+        Assert.Equal(new DateTimeOffset(2026, 12, 1, 2, 0, 0, TimeSpan.Zero), second.FireTime); // the 03:00 fire (+01:00)
+        Assert.Contains("(queued)", second.Message, StringComparison.Ordinal);
+        await Wait.UntilAsync(async () => !await scheduler.Scheduler.Exists(new TriggerKey(id, ScheduleBook.QueueGroup)), Deadline, "the queue trigger's removal");
+        Assert.Equal(2, (await _engine.Queries.ListAsync()).Count);
+    }
+
+    [Fact]
     public async Task Bad_input_schedules_nothing()
     {
         await using var scheduler = await StartSchedulerAsync();
@@ -151,7 +173,7 @@ public sealed class SchedulerTests : IAsyncLifetime
         services.AddLogging();
         services.AddSingleton(_engine);
         services.AddJailwfSchedules(
-            new ServeOptions { Engine = new EngineOptions { DatabasePath = Database, WorkflowsDirectory = Workflows }, SchedulerName = _name, SchedulerIdleWait = TimeSpan.FromSeconds(1), MisfireThreshold = TimeSpan.FromMinutes(1) },
+            new ServeOptions { Engine = new EngineOptions { DatabasePath = Database, WorkflowsDirectory = Workflows }, SchedulerName = _name, SchedulerIdleWait = TimeSpan.FromSeconds(1), MisfireThreshold = TimeSpan.FromMinutes(1), QueueRecheckInterval = TimeSpan.FromMinutes(1) },
             _clock);
         var provider = services.BuildServiceProvider();
         var scheduler = await provider.GetRequiredService<ISchedulerFactory>().GetScheduler();
