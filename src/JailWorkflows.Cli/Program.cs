@@ -62,6 +62,19 @@ public static class Program
             config.AddCommand<AbortCommand>("abort")
                 .WithDescription("End an unfinished instance: its running host job is killed (process group, confirmed gone); the jail root is left as it is.")
                 .WithExample("abort", "3f2a9c1e", "--reason", "server is decommissioned instead");
+            config.AddCommand<ServeCommand>("serve")
+                .WithDescription("Run the engine and the schedules in the foreground (logs to stdout; stops on SIGTERM); other commands go through it while it runs.");
+            config.AddBranch("schedule", schedule =>
+            {
+                schedule.SetDescription("Schedules (Quartz.NET cron triggers) that start workflow runs, e.g. the nightly world build.");
+                schedule.AddCommand<ScheduleAddCommand>("add")
+                    .WithDescription("Add a schedule: a definition, a plan and a cron expression in a time zone.")
+                    .WithExample("schedule", "add", "nightly-buildworld", "--plan", "plan.yaml", "--cron", "0 0 2 * * ?", "--time-zone", "Europe/Berlin");
+                schedule.AddCommand<ScheduleListCommand>("list").WithDescription("List the schedules with their next run in their time zone.");
+                schedule.AddCommand<SchedulePauseCommand>("pause").WithDescription("Pause a schedule.");
+                schedule.AddCommand<ScheduleResumeCommand>("resume").WithDescription("Resume a paused schedule.");
+                schedule.AddCommand<ScheduleRemoveCommand>("remove").WithDescription("Remove a schedule (instances it started are not touched).");
+            });
             config.AddCommand<ApproveCommand>("approve")
                 .WithDescription("Approve what an instance waits for (files of its /etc that need a person) and follow it to the end.")
                 .WithExample("approve", "3f2a9c1e", "--reason", "checked master.passwd and group");

@@ -71,6 +71,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
             services.AddSingleton<HostConnections>();
             services.AddSingleton<ActivityServices>();
             services.AddSingleton<InstanceQueries>();
+            services.AddSingleton<EngineHandle>();
             foreach (var activity in ActivityCatalog.All.Values)
             {
                 services.AddTransient(activity.BodyType);
@@ -88,6 +89,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
             var definitions = await RegisterDefinitionsAsync(provider, options, cancellationToken).ConfigureAwait(false);
             var engine = new JailwfEngine(provider, engineLock, definitions);
+            provider.GetRequiredService<EngineHandle>().Engine = engine;
             if (options.RunInstances)
             {
                 await WakeInterruptedAsync(provider, cancellationToken).ConfigureAwait(false);
@@ -159,15 +161,96 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <summary>Starts a consolidation instance for one server of a plan, pinned to the definition's newest (or the given) version.</summary>
     /// <param name="definitionId">Definition id (e.g. <c>consolidate-server</c>).</param>
     /// <param name="plan">The validated plan.</param>
-    /// <param name="server">The server's name in the plan.</param>
+    /// <param name="server">The server's name in the plan; empty for a jail host definition (<see cref="DefinitionScope.JailHost"/>).</param>
     /// <param name="version">A definition version, or null for the newest.</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The new instance id.</returns>
     /// <exception cref="KeyNotFoundException">Unknown definition, version or server.</exception>
+    /// <exception cref="ArgumentException">A server was named for a jail host definition, or none for a server definition.</exception>
+    /// <exception cref="InstanceConflictException">An unfinished instance already works on that jail (or, for a jail host definition, an unfinished instance of it on that jail host).</exception>
     public async Task<string> StartInstanceAsync(string definitionId, Plan plan, string server, int? version = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        _ = plan.Server(server);
+        var document = Resolve(definitionId, version);
+        return (await StartOneAsync(document, plan, server, origin: null, cancellationToken).ConfigureAwait(false)).Id;
+    }
+
+    /// <summary>
+    /// Starts a run of a definition's newest version for a plan: one instance per server (<paramref name="servers"/>, default
+    /// every server of the plan) for a server definition, one for the jail host for a jail host definition
+    /// (<see cref="WorkflowDocument.Scope"/>). With an <paramref name="origin"/> (a schedule's fire), the start is idempotent:
+    /// an instance already started with that origin for a server (or the jail host) is returned, not started again, so a
+    /// start repeated after a crash never makes a second run.
+    /// </summary>
+    /// <param name="definitionId">Definition id.</param>
+    /// <param name="plan">The validated plan.</param>
+    /// <param name="servers">Servers of the plan (server definitions only); null or empty for every server.</param>
+    /// <param name="origin">What started it (kept in <see cref="ConsolidationData.Origin"/>), or null for a person.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The instances, each with whether it was started now (false: found, started earlier with the same origin).</returns>
+    /// <exception cref="KeyNotFoundException">Unknown definition or server.</exception>
+    /// <exception cref="InstanceConflictException">An unfinished instance already works on a jail (or the jail host); instances started before it stay.</exception>
+    public async Task<IReadOnlyList<(string Id, bool Started)>> StartRunAsync(string definitionId, Plan plan, IReadOnlyList<string>? servers = null, string? origin = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var document = Resolve(definitionId, version: null);
+        IReadOnlyList<string> targets = document.Scope == DefinitionScope.JailHost
+            ? [string.Empty]
+            : servers is { Count: > 0 } ? servers : plan.Servers.Select(s => s.Name).ToList();
+        var result = new List<(string, bool)>();
+        foreach (var target in targets)
+        {
+            result.Add(await StartOneAsync(document, plan, target, origin, cancellationToken).ConfigureAwait(false));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The unfinished (runnable or suspended) instances of a definition whose plan has the same jail host as <paramref name="plan"/>
+    /// (same SSH address and port, or both local): what a schedule's overlap policy looks at.
+    /// </summary>
+    /// <param name="definitionId">Definition id.</param>
+    /// <param name="plan">The plan whose jail host is meant.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The instances, newest first.</returns>
+    public async Task<IReadOnlyList<InstanceView>> ActiveOnJailHostAsync(string definitionId, Plan plan, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var active = new List<InstanceView>();
+        foreach (var view in await Queries.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (view.Definition == definitionId && view.Status is WorkflowStatus.Runnable or WorkflowStatus.Suspended
+                && await Queries.GetAsync(view.Id, cancellationToken).ConfigureAwait(false) is { Data: ConsolidationData data }
+                && JailHostKey(data.Plan) == JailHostKey(plan))
+            {
+                active.Add(view);
+            }
+        }
+
+        return active;
+    }
+
+    /// <summary>The instances started with an origin (<see cref="ConsolidationData.Origin"/>, e.g. one fire of a schedule).</summary>
+    /// <param name="origin">The origin.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>Their ids.</returns>
+    public async Task<IReadOnlyList<string>> InstancesOfOriginAsync(string origin, CancellationToken cancellationToken = default)
+    {
+        var ids = new List<string>();
+        foreach (var view in await Queries.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (await Queries.GetAsync(view.Id, cancellationToken).ConfigureAwait(false) is { Data: ConsolidationData { Origin: { } o } } && o == origin)
+            {
+                ids.Add(view.Id);
+            }
+        }
+
+        return ids;
+    }
+
+    private WorkflowDocument Resolve(string definitionId, int? version)
+    {
         var available = Definitions.Keys.Where(k => k.Id == definitionId).Select(k => k.Version).ToList();
         if (available.Count == 0)
         {
@@ -180,22 +263,65 @@ public sealed partial class JailwfEngine : IAsyncDisposable
             throw new KeyNotFoundException($"Workflow definition '{definitionId}' has no version {pinned} (versions: {string.Join(", ", available.Order())}).");
         }
 
-        // One instance per jail: a second one would wipe the first one's jail root under its running restore.
-        var target = plan.Server(server);
+        return Definitions[(definitionId, pinned)];
+    }
+
+    private async Task<(string Id, bool Started)> StartOneAsync(WorkflowDocument document, Plan plan, string server, string? origin, CancellationToken cancellationToken)
+    {
+        var hostScoped = document.Scope == DefinitionScope.JailHost;
+        if (hostScoped && server.Length > 0)
+        {
+            throw new ArgumentException($"Workflow definition '{document.Id}' works on the jail host ({plan.JailHost.Name}), not on a server: name no server.", nameof(server));
+        }
+
+        if (!hostScoped)
+        {
+            if (server.Length == 0)
+            {
+                throw new ArgumentException($"Workflow definition '{document.Id}' works on one server of the plan: name one.", nameof(server));
+            }
+
+            _ = plan.Server(server);
+        }
+
+        var what = hostScoped ? $"the jail host {plan.JailHost.Name}" : server;
         foreach (var other in await Queries.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (other.Status is WorkflowStatus.Runnable or WorkflowStatus.Suspended
-                && await Queries.GetAsync(other.Id, cancellationToken).ConfigureAwait(false) is { Data: ConsolidationData data }
-                && SameJail(data.Plan, data.Server, plan, server))
+            if (await Queries.GetAsync(other.Id, cancellationToken).ConfigureAwait(false) is not { Data: ConsolidationData data })
             {
-                throw new InstanceConflictException(other.Id, $"Instance {other.Id} ({other.Status.ToString().ToLowerInvariant()}) is already consolidating {server} into jail {target.Jail.Name} on {plan.JailHost.Name}: resume it (jailwf resume {other.Id}) instead of starting another.");
+                continue;
+            }
+
+            // The same fire of a schedule, started before a crash: it is this run.
+            if (origin is not null && data.Origin == origin && data.Server == server && other.Definition == document.Id)
+            {
+                return (other.Id, false);
+            }
+
+            if (other.Status is not (WorkflowStatus.Runnable or WorkflowStatus.Suspended))
+            {
+                continue;
+            }
+
+            // One instance per jail: a second one would wipe the first one's jail root under its running restore.
+            if (!hostScoped && data.Server.Length > 0 && SameJail(data.Plan, data.Server, plan, server))
+            {
+                var target = plan.Server(server);
+                throw new InstanceConflictException(other.Id, $"Instance {other.Id} ({other.Status.ToString().ToLowerInvariant()}) is already working on {server} in jail {target.Jail.Name} on {plan.JailHost.Name}: resume it (jailwf resume {other.Id}) instead of starting another.");
+            }
+
+            if (hostScoped && data.Server.Length == 0 && other.Definition == document.Id && JailHostKey(data.Plan) == JailHostKey(plan))
+            {
+                throw new InstanceConflictException(other.Id, $"Instance {other.Id} ({other.Status.ToString().ToLowerInvariant()}) of {document.Id} is already working on the jail host {plan.JailHost.Name}: resume it (jailwf resume {other.Id}) instead of starting another.");
             }
         }
 
-        var id = await Host.StartWorkflow(definitionId, pinned, new ConsolidationData { Plan = plan, Server = server }, reference: server).ConfigureAwait(false);
-        await Journal.AppendAsync(new JournalEntry { InstanceId = id, Kind = JournalEntryKind.Info, Message = $"instance of {definitionId} v{pinned} started for {server}" }, cancellationToken).ConfigureAwait(false);
-        return id;
+        var id = await Host.StartWorkflow(document.Id, document.Version, new ConsolidationData { Plan = plan, Server = server, Origin = origin }, reference: hostScoped ? plan.JailHost.Name : server).ConfigureAwait(false);
+        await Journal.AppendAsync(new JournalEntry { InstanceId = id, Kind = JournalEntryKind.Info, Message = $"instance of {document.Id} v{document.Version} started for {what}{(origin is null ? string.Empty : $" ({origin})")}" }, cancellationToken).ConfigureAwait(false);
+        return (id, true);
     }
+
+    private static string JailHostKey(Plan plan) => plan.JailHost.Ssh is { } ssh ? $"{ssh.Address}:{ssh.Port}" : "local";
 
     /// <summary>The instances that are waiting to run or running (Runnable), e.g. those a killed engine left.</summary>
     /// <param name="cancellationToken">Cancellation.</param>
@@ -207,9 +333,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     {
         var jailA = a.Servers.FirstOrDefault(s => s.Name == serverA)?.Jail.Name;
         var jailB = b.Server(serverB).Jail.Name;
-        var hostA = a.JailHost.Ssh is { } sa ? $"{sa.Address}:{sa.Port}" : "local";
-        var hostB = b.JailHost.Ssh is { } sb ? $"{sb.Address}:{sb.Port}" : "local";
-        return jailA == jailB && hostA == hostB && a.JailHost.JailsDir.TrimEnd('/') == b.JailHost.JailsDir.TrimEnd('/');
+        return jailA == jailB && JailHostKey(a) == JailHostKey(b) && a.JailHost.JailsDir.TrimEnd('/') == b.JailHost.JailsDir.TrimEnd('/');
     }
 
     /// <summary>
@@ -713,6 +837,12 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the workflow host failed")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>The running engine, for activities that start instances (<see cref="UpgradeJails"/>); set once it is built.</summary>
+internal sealed class EngineHandle
+{
+    public JailwfEngine? Engine { get; set; }
 }
 
 /// <summary><c>jailwf approve</c> was asked for an instance that waits for no approval.</summary>

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using JailWorkflows.Engine;
+using JailWorkflows.Server;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -21,6 +22,11 @@ internal sealed class ApproveCommand : AsyncCommand<ApproveCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State == InstanceState.AwaitingApproval, "approve", cancellationToken).ConfigureAwait(false);
+        if (await settings.ThroughServeAsync("approve", new DecisionRequest(settings.Reason), d => $"approved step [bold]{Markup.Escape(d.Step ?? "?")}[/] of instance {d.Instance}: {Markup.Escape(d.Detail ?? string.Empty)}", follow: true, cancellationToken).ConfigureAwait(false) is { } served)
+        {
+            return served;
+        }
+
         var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         return await ApproveAndFollowAsync(engine, [id], settings.Reason, cancellationToken).ConfigureAwait(false);

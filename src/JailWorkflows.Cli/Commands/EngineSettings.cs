@@ -1,5 +1,7 @@
 using System.ComponentModel;
 using JailWorkflows.Engine;
+using JailWorkflows.Server;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace JailWorkflows.Cli.Commands;
@@ -69,6 +71,34 @@ internal class InstanceSettings : EngineSettings
         {
             await engine.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// When a serve runs on the database (<see cref="ServeClient.ConnectAsync"/>), sends the operator action to it, prints what
+    /// <paramref name="describe"/> makes of the answer, and follows the instance by reading the store (or not, with
+    /// <paramref name="follow"/> false); returns the exit code. Returns null when no serve runs: the caller starts its own engine.
+    /// </summary>
+    public async Task<int?> ThroughServeAsync(string action, DecisionRequest request, Func<DecisionResponse, string> describe, bool follow, CancellationToken cancellationToken)
+    {
+        using var serve = await ServeClient.ConnectAsync(DatabasePath, cancellationToken).ConfigureAwait(false);
+        if (serve is null)
+        {
+            return null;
+        }
+
+        var done = await serve.DecideAsync(Instance, action, request, cancellationToken).ConfigureAwait(false);
+        AnsiConsole.MarkupLine(describe(done) + $" (through jailwf serve, pid {serve.Pid})");
+        return follow ? await FollowAsync(DatabasePath, [done.Instance], cancellationToken).ConfigureAwait(false) : 0;
+    }
+
+    /// <summary>Follows instances that a serve runs, reading the store only.</summary>
+    public static async Task<int> FollowAsync(string databasePath, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        var (queries, owner) = InstanceQueries.Open(databasePath);
+        await using (owner.ConfigureAwait(false))
+        {
+            return await Monitor.FollowAsync(queries, ids, cancellationToken).ConfigureAwait(false);
         }
     }
 

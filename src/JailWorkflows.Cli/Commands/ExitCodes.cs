@@ -30,6 +30,7 @@ internal static class ExitCodes
     {
         var (code, title) = ex switch
         {
+            JailWorkflows.Server.ServeProblemException p => (p.Kind switch { "bad-input" or "not-found" or "refused" => BadInput, "host" => HostProblem, _ => InternalError }, p.Title),
             PlanValidationException => (BadInput, "Invalid plan"),
             DefinitionValidationException => (BadInput, "Invalid workflow definition"),
             ValidationException => (BadInput, "Invalid option"),

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using JailWorkflows.Engine;
+using JailWorkflows.Server;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -22,7 +23,11 @@ internal sealed class RetryCommand : AsyncCommand<DecisionSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, DecisionSettings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State == InstanceState.Incident, "retry", cancellationToken).ConfigureAwait(false);
-        // The decision first, with no step running: a refused one changes nothing, not even other instances.
+        if (await settings.ThroughServeAsync("retry", new DecisionRequest(settings.Reason), d => $"retrying step [bold]{Markup.Escape(d.Step ?? "?")}[/] of instance {d.Instance}", follow: true, cancellationToken).ConfigureAwait(false) is { } served)
+        {
+            return served;
+        }
+
         var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var step = await engine.RetryAsync(id, settings.Reason!, cancellationToken).ConfigureAwait(false);
@@ -45,6 +50,11 @@ internal sealed class SkipCommand : AsyncCommand<SkipCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State == InstanceState.Incident, "skip", cancellationToken).ConfigureAwait(false);
+        if (await settings.ThroughServeAsync("skip", new DecisionRequest(settings.Reason, settings.Force), d => $"skipped step [bold]{Markup.Escape(d.Step ?? "?")}[/] of instance {d.Instance}", follow: true, cancellationToken).ConfigureAwait(false) is { } served)
+        {
+            return served;
+        }
+
         var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var step = await engine.SkipAsync(id, settings.Reason!, settings.Force, cancellationToken).ConfigureAwait(false);
@@ -60,6 +70,11 @@ internal sealed class AbortCommand : AsyncCommand<DecisionSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, DecisionSettings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State is not (InstanceState.Complete or InstanceState.Aborted), "abort", cancellationToken).ConfigureAwait(false);
+        if (await settings.ThroughServeAsync("abort", new DecisionRequest(settings.Reason), d => $"aborted instance {d.Instance}{(d.Detail is null ? string.Empty : $"; host job {Markup.Escape(d.Detail)} killed")}; its jail root is left as it is", follow: false, cancellationToken).ConfigureAwait(false) is { } served)
+        {
+            return served;
+        }
+
         var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var killed = await engine.AbortAsync(id, settings.Reason!, cancellationToken).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using JailWorkflows.Engine;
 using JailWorkflows.Engine.Definitions;
 using JailWorkflows.Plans;
+using JailWorkflows.Server;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -37,6 +38,24 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             _ = plan.Server(server);
         }
 
+        using (var serve = await ServeClient.ConnectAsync(settings.DatabasePath, cancellationToken).ConfigureAwait(false))
+        {
+            if (serve is not null)
+            {
+                // serve runs the engine on this database: it starts the run; this command checks the hosts and follows.
+                var workflows = settings.ToEngineOptions().WorkflowsDirectory;
+                var hostScoped = Directory.Exists(workflows) && DefinitionLoader.LoadDirectory(workflows).Any(d => d.Id == settings.Definition && d.Scope == DefinitionScope.JailHost);
+                await HostCheck.VerifyAsync(plan, hostScoped ? [] : servers, cancellationToken).ConfigureAwait(false);
+                var started = await serve.RunAsync(new RunRequest(settings.Definition, File.ReadAllText(settings.Plan!), settings.Servers.Length > 0 ? servers : null), cancellationToken).ConfigureAwait(false);
+                foreach (var id in started.Instances)
+                {
+                    AnsiConsole.MarkupLine($"started {Markup.Escape(settings.Definition)}: instance {id} (through jailwf serve, pid {serve.Pid})");
+                }
+
+                return await InstanceSettings.FollowAsync(settings.DatabasePath, started.Instances, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         return await RunAsync(settings.ToEngineOptions(), settings.Definition, plan, servers, cancellationToken).ConfigureAwait(false);
     }
 
@@ -46,10 +65,12 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         // Definitions first (bad input is named before any host is contacted), then every host is reached
         // and its pinned key checked: a wrong key or an unreachable host stops here, nothing executed anywhere.
         var definitions = Directory.Exists(options.WorkflowsDirectory) ? DefinitionLoader.LoadDirectory(options.WorkflowsDirectory) : [];
-        if (!definitions.Any(d => d.Id == definition))
-        {
-            throw new KeyNotFoundException($"Unknown workflow definition '{definition}' in {options.WorkflowsDirectory} (known: {string.Join(", ", definitions.Select(d => d.Id).Distinct())}).");
-        }
+        var document = definitions.Where(d => d.Id == definition).MaxBy(d => d.Version)
+            ?? throw new KeyNotFoundException($"Unknown workflow definition '{definition}' in {options.WorkflowsDirectory} (known: {string.Join(", ", definitions.Select(d => d.Id).Distinct())}).");
+
+        // A jail host definition works on the jail host alone: its source servers are not contacted.
+        var hostScoped = document.Scope == DefinitionScope.JailHost;
+        servers = hostScoped ? [] : servers;
 
         await HostCheck.VerifyAsync(plan, servers, cancellationToken).ConfigureAwait(false);
         await using var engine = await JailwfEngine.StartAsync(options, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -61,10 +82,10 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             AnsiConsole.MarkupLine($"continuing interrupted instance {interrupted}");
         }
 
-        foreach (var server in servers)
+        foreach (var server in hostScoped ? [string.Empty] : servers)
         {
             var id = await engine.StartInstanceAsync(definition, plan, server, cancellationToken: cancellationToken).ConfigureAwait(false);
-            AnsiConsole.MarkupLine($"started {Markup.Escape(definition)} for [bold]{Markup.Escape(server)}[/]: instance {id}");
+            AnsiConsole.MarkupLine($"started {Markup.Escape(definition)} for [bold]{Markup.Escape(hostScoped ? "the jail host " + plan.JailHost.Name : server)}[/]: instance {id}");
             ids.Add(id);
         }
 
@@ -85,6 +106,11 @@ internal sealed class ResumeCommand : AsyncCommand<ResumeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State is InstanceState.Incident or InstanceState.Interrupted or InstanceState.Running or InstanceState.AwaitingApproval, "resume", cancellationToken).ConfigureAwait(false);
+        if (await settings.ThroughServeAsync("resume", new DecisionRequest(settings.Reason), d => d.Done ? $"resumed instance {d.Instance} at step {Markup.Escape(d.Step ?? "?")}" : $"instance {d.Instance} runs already", follow: true, cancellationToken).ConfigureAwait(false) is { } served)
+        {
+            return served;
+        }
+
         var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
         await using var _ = engine.ConfigureAwait(false);
         var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);

@@ -213,9 +213,7 @@ public abstract class Activity : StepBodyAsync
             _context = context;
             State = state;
             Data = (ConsolidationData)context.Workflow.Data;
-            Server = Data.Plan.Server(Data.Server);
             JailHostSpec = Data.Plan.JailHost;
-            JailRoot = JailRoot.Create(JailHostSpec.JailsDir, Server.Jail.Name);
         }
 
         /// <summary>The workflow instance id.</summary>
@@ -234,13 +232,21 @@ public abstract class Activity : StepBodyAsync
         public ConsolidationData Data { get; }
 
         /// <summary>The source server being consolidated.</summary>
-        public SourceServerSpec Server { get; }
+        /// <exception cref="ActivityFailedException">The instance works on the jail host, not on a server's jail (a jail host definition).</exception>
+        public SourceServerSpec Server => _server ??= Data.Server.Length > 0
+            ? Data.Plan.Server(Data.Server)
+            : throw new ActivityFailedException($"Step {StepId} needs a server's jail, but instance {InstanceId} works on the jail host {JailHostSpec.Name} (a jail host definition); move the step to a server definition.");
 
         /// <summary>The jail host.</summary>
         public JailHostSpec JailHostSpec { get; }
 
         /// <summary>The validated jail root of this server's jail.</summary>
-        public JailRoot JailRoot { get; }
+        /// <exception cref="ActivityFailedException">The instance works on the jail host (see <see cref="Server"/>).</exception>
+        public JailRoot JailRoot => _jailRoot ??= JailRoot.Create(JailHostSpec.JailsDir, Server.Jail.Name);
+
+        private SourceServerSpec? _server;
+
+        private JailRoot? _jailRoot;
 
         /// <summary>The checkpoint; change it, then return <see cref="Checkpoint"/> or <see cref="Sleep"/>.</summary>
         public ActivityState State { get; }

@@ -31,6 +31,10 @@ public sealed record ActivityDescriptor(string Name, Type BodyType, string Descr
 
     /// <summary>What the activity needs from earlier steps (see <see cref="Produces"/>): <c>jailwf skip</c> refuses to skip a step whose result a later step needs.</summary>
     public IReadOnlyList<string> Needs { get; init; } = [];
+
+    /// <summary>Checks of the inputs beyond their JSON schema (e.g. that a time zone exists), run when a definition is loaded:
+    /// each returned text is one problem; null for none.</summary>
+    public Func<System.Text.Json.Nodes.JsonObject, IEnumerable<string>>? CheckInputs { get; init; }
 }
 
 /// <summary>The activities a workflow definition can use.</summary>
@@ -174,5 +178,51 @@ public static class ActivityCatalog
               }
             }
             """) { Needs = [RunningJail], Retry = RetryPolicy.Never },
+        new(
+            "WaitForWindow",
+            typeof(WaitForWindow),
+            "Waits until a daily maintenance window is open (start to end on the wall clock of a time zone, e.g. 22:00 to 06:00 Europe/Berlin; a window whose end is not after its start runs over midnight; daylight saving time honoured), then continues; journals when the window opens. The wait survives restarts: the step computes the opening again and sleeps on.",
+            RecoveryPolicy.Rerun,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["start", "end"],
+              "properties": {
+                "start": { "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", "description": "When the window opens, local time HH:mm (24 h)." },
+                "end": { "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", "description": "When it closes, local time HH:mm; before start for a window over midnight." },
+                "timeZone": { "type": "string", "default": "UTC", "description": "IANA time zone of start and end, e.g. Europe/Berlin." }
+              }
+            }
+            """)
+        {
+            Retry = RetryPolicy.Never,
+            CheckInputs = inputs =>
+            {
+                try
+                {
+                    _ = WaitForWindow.WindowOf(inputs);
+                    return [];
+                }
+                catch (ArgumentException ex)
+                {
+                    return [ex.Message.Split(" (Parameter", 2)[0]];
+                }
+            },
+        },
+        new(
+            "UpgradeJails",
+            typeof(UpgradeJails),
+            "Brings the plan's jails to the world the jail host built, one jail at a time, each by an instance of a server definition (input definition, default upgrade-jail: stop, installworld, merge /etc, start, verify) that it starts and waits for; a jail without a jail root on the host, with this world installed already (InstallWorld's marker), or with another unfinished instance is left alone (journaled).",
+            RecoveryPolicy.ProbeFirst,
+            """
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "definition": { "type": "string", "pattern": "^[a-z][a-z0-9-]{0,63}$", "default": "upgrade-jail", "description": "The server definition each jail's upgrade runs as." }
+              }
+            }
+            """) { Needs = [World], Retry = RetryPolicy.Never },
     }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
 }

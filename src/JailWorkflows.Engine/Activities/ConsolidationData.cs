@@ -8,8 +8,14 @@ public sealed class ConsolidationData
     /// <summary>The whole plan, copied into the instance when it starts (a later edit of the plan file does not change a running instance).</summary>
     public required Plan Plan { get; init; }
 
-    /// <summary>The source server's name in <see cref="Plan"/>.</summary>
+    /// <summary>The source server's name in <see cref="Plan"/>; empty for an instance of a jail host definition
+    /// (<see cref="Definitions.DefinitionScope.JailHost"/>), which works on the jail host, not on one jail.</summary>
     public required string Server { get; init; }
+
+    /// <summary>What started the instance when it was not a person, e.g. <c>schedule nightly-x fire 2026-12-01T01:00:00Z</c>
+    /// (<see cref="JailwfEngine.StartRunAsync"/>): stored with the instance in the same write, so a start that is repeated
+    /// after a crash finds it and starts nothing twice. Null for instances started by hand.</summary>
+    public string? Origin { get; init; }
 }
 
 /// <summary>

@@ -87,6 +87,10 @@ public static class DefinitionLoader
                 {
                     errors.AddRange(SchemaErrors(result, prefix: $"steps[{i}].inputs"));
                 }
+                else if (ActivityCatalog.All[activity].CheckInputs is { } check)
+                {
+                    errors.AddRange(check(inputs).Select(m => new DefinitionError($"steps[{i}].inputs", m)));
+                }
             }
 
             var retry = RetryPolicy.Default;
@@ -110,7 +114,10 @@ public static class DefinitionLoader
             throw new DefinitionValidationException(source, errors);
         }
 
-        return new WorkflowDocument((string)obj["id"]!, (int)obj["version"]!, (string?)obj["title"], (string?)obj["description"], steps, json);
+        return new WorkflowDocument((string)obj["id"]!, (int)obj["version"]!, (string?)obj["title"], (string?)obj["description"], steps, json)
+        {
+            Scope = (string?)obj["scope"] == "jailHost" ? DefinitionScope.JailHost : DefinitionScope.Server,
+        };
     }
 
     /// <summary>Reads and validates every <c>*.json</c> definition directly in <paramref name="directory"/>.</summary>

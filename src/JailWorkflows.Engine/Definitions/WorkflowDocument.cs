@@ -9,7 +9,22 @@ namespace JailWorkflows.Engine.Definitions;
 /// <param name="Description">Longer description; may be null.</param>
 /// <param name="Steps">The steps, in execution order.</param>
 /// <param name="Json">The exact JSON text this was read from (stored with instances so the version is pinned).</param>
-public sealed record WorkflowDocument(string Id, int Version, string? Title, string? Description, IReadOnlyList<StepDocument> Steps, string Json);
+public sealed record WorkflowDocument(string Id, int Version, string? Title, string? Description, IReadOnlyList<StepDocument> Steps, string Json)
+{
+    /// <summary>What one instance works on (the definition's <c>scope</c>); default <see cref="DefinitionScope.Server"/>.</summary>
+    public DefinitionScope Scope { get; init; } = DefinitionScope.Server;
+}
+
+/// <summary>What one instance of a definition works on.</summary>
+public enum DefinitionScope
+{
+    /// <summary>One source server of the plan and its jail: one instance per server (<c>jailwf run</c> starts one each).</summary>
+    Server,
+
+    /// <summary>The plan's jail host itself (e.g. its world build): one instance per plan, with no server of its own
+    /// (<see cref="Activities.ConsolidationData.Server"/> is empty).</summary>
+    JailHost,
+}
 
 /// <summary>One step of a definition.</summary>
 /// <param name="Id">Step id, unique in the definition.</param>

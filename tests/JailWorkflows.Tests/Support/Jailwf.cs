@@ -32,7 +32,10 @@ internal sealed class Jailwf : IDisposable
 
     public static string DllPath => typeof(JailWorkflows.Cli.Program).Assembly.Location;
 
-    public static Jailwf Start(params string[] args)
+    public static Jailwf Start(params string[] args) => StartWith(null, args);
+
+    /// <summary>Starts jailwf with extra environment variables (e.g. PATH with a daemon(8) shim for a local jail host).</summary>
+    public static Jailwf StartWith(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -49,6 +52,11 @@ internal sealed class Jailwf : IDisposable
 
         info.Environment["NO_COLOR"] = "1";
         info.Environment.Remove("JAILWF_DB");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         process.StandardInput.Close();
         return new Jailwf(process);
@@ -76,6 +84,16 @@ internal sealed class Jailwf : IDisposable
 
         _process.WaitForExit();
         return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM, as rc.d or systemd stop a service.</summary>
+    public void Terminate()
+    {
+        if (!_process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+        }
     }
 
     /// <summary>SIGKILL, as a crash would: no cleanup runs in the engine.</summary>
