@@ -1,0 +1,135 @@
+import type { RetryPolicy, StepDefinition } from '../model/types';
+
+/** The API's definition graph (docs/api.md, "Definitions as a graph"): nodes = steps, edges = order by step id. */
+export interface ApiDefinitionGraph {
+  id: string;
+  version?: number;
+  baseVersion?: number;
+  title?: string;
+  description?: string;
+  scope?: 'server' | 'jailHost';
+  steps: (StepDefinition & { position?: { x: number; y: number } })[];
+  edges?: { from: string; to: string }[] | null;
+  registeredAt?: string;
+  instances?: number;
+}
+
+export interface ApiDefinitionSummary {
+  id: string;
+  title?: string;
+  scope?: string;
+  latestVersion: number;
+  versions: { version: number; title?: string; registeredAt?: string; instances?: number }[];
+}
+
+export interface ApiProblem {
+  code: string;
+  field?: string;
+  node?: string | null;
+  edge?: number | null;
+  message: string;
+}
+
+/** RFC 9457 problem details with the API's extensions. */
+export interface ProblemDetails {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  kind?: string;
+  errors?: Record<string, string[]>;
+  problems?: ApiProblem[];
+}
+
+export type StepState = 'waiting' | 'running' | 'done' | 'failed' | 'awaitingApproval' | 'skipped';
+export type InstanceState = 'running' | 'interrupted' | 'incident' | 'awaitingApproval' | 'complete' | 'aborted';
+
+export interface StepView {
+  id: string;
+  title: string;
+  activity: string;
+  state: StepState;
+  started?: string | null;
+  ended?: string | null;
+  recovery?: string;
+  retry?: RetryPolicy;
+  failures?: number;
+}
+
+export interface Incident {
+  id: number;
+  step: string;
+  activity?: string;
+  host?: string;
+  error: string;
+  outputTail?: string;
+  attempts?: number;
+  openedAt?: string;
+}
+
+export interface Approval {
+  step: string;
+  files: string[];
+  subject: string;
+  eventKey?: string;
+}
+
+export interface InstanceView {
+  id: string;
+  definition: string;
+  version: number;
+  server?: string | null;
+  status: string;
+  state: InstanceState;
+  created: string;
+  completed?: string | null;
+  jailsDir?: string | null;
+  lastError?: string | null;
+  lastOutput?: string | null;
+  steps: StepView[];
+  current?: StepView | null;
+  incident?: Incident | null;
+  approval?: Approval | null;
+}
+
+export type JournalKind =
+  | 'stepStarted'
+  | 'stepFinished'
+  | 'stepFailed'
+  | 'jobStarted'
+  | 'jobFinished'
+  | 'jobOutput'
+  | 'info'
+  | 'warning'
+  | 'error'
+  | 'operatorAction'
+  | 'progress'
+  | 'approvalRequested'
+  | 'incident'
+  | 'stepSkipped';
+
+export interface JournalEntry {
+  id: number;
+  instanceId: string;
+  timestamp: string;
+  step?: string | null;
+  kind: JournalKind;
+  message: string;
+  jobId?: string | null;
+  exitStatus?: number | null;
+}
+
+export type InstanceAction = 'retry' | 'skip' | 'abort' | 'approve' | 'resume';
+
+export interface ActionResult {
+  instance: string;
+  step?: string;
+  done: boolean;
+  detail?: string;
+}
+
+/** One file's differences for a merge approval (see api/client.ts approvalDiffs: not in the API yet). */
+export interface FileDiff {
+  path: string;
+  diff: string;
+}
