@@ -123,7 +123,11 @@ export class ApiClient {
         onError?.(e);
         if (e instanceof ApiError && (e.status === 401 || e.status === 404)) return;
       }
-      await new Promise((r) => setTimeout(r, delay));
+      if (signal.aborted) return;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, delay);
+        signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+      });
       delay = Math.min(delay * 2, 10_000);
     }
   }

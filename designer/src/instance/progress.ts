@@ -87,7 +87,7 @@ export function jobProgress(entries: readonly JournalEntry[], jobId: string | nu
       const m = PROGRESS_ENTRY.exec(text);
       if (m?.groups) {
         const g = m.groups;
-        if (transfer && transfer.label !== `partition ${g.item}`) {
+        if (transfer && transfer.label.startsWith('partition ') && transfer.label !== `partition ${g.item}`) {
           estimateKiB = undefined;
           rateKiB = undefined;
         }
