@@ -5,6 +5,7 @@ import react from '@vitejs/plugin-react';
 export default defineConfig({
   plugins: [react()],
   base: './',
+  build: { chunkSizeWarningLimit: 1500 },
   server: { proxy: { '/api': 'http://127.0.0.1:5080' } },
   test: {
     environment: 'node',

@@ -104,3 +104,14 @@ describe('the API graph', () => {
     expect(issues[1]).toMatchObject({ edgeId: graph.edges[2].id, nodeId: graph.edges[2].source });
   });
 });
+
+import { explicitInputs } from '../src/model/inputs';
+
+describe('explicitInputs (the property form)', () => {
+  const schema = catalog.get('TransferPartitions')!.inputSchema;
+  it('keeps what the user set and drops the defaults the form filled in', () => {
+    expect(explicitInputs({ dumpLevel: 0 }, { dumpLevel: 0, snapshot: true, allowInconsistentDump: false }, schema)).toEqual({ dumpLevel: 0 });
+    expect(explicitInputs({}, { snapshot: false, allowInconsistentDump: false }, schema)).toEqual({ snapshot: false });
+    expect(explicitInputs({ snapshot: true }, { snapshot: true, dumpLevel: undefined }, schema)).toEqual({ snapshot: true });
+  });
+});
