@@ -87,9 +87,17 @@ function DesignerInner({
     );
   }, [state.nodes, byNode, selected]);
   const badEdges = useMemo(() => new Set(allIssues.filter((i) => i.edgeId).map((i) => i.edgeId!)), [allIssues]);
+  const [selectedEdges, setSelectedEdges] = useState<ReadonlySet<string>>(new Set());
   const flowEdges: Edge[] = useMemo(
-    () => state.edges.map((e) => ({ id: e.id, source: e.source, target: e.target, className: badEdges.has(e.id) ? 'invalid' : undefined, data: {} })),
-    [state.edges, badEdges],
+    () =>
+      state.edges.map((e) => ({
+        id: e.id,
+        source: e.source,
+        target: e.target,
+        selected: selectedEdges.has(e.id),
+        className: badEdges.has(e.id) ? 'invalid' : undefined,
+      })),
+    [state.edges, badEdges, selectedEdges],
   );
 
   const onNodesChange = useCallback(
@@ -107,6 +115,11 @@ function DesignerInner({
   const onNodeDragStop = useCallback((_: unknown, node: DesignFlowNode) => store.getState().moveNode(node.id, node.position), [store]);
   const onEdgesChange = useCallback(
     (changes: EdgeChange[]) => {
+      setSelectedEdges((old) => {
+        const next = new Set(old);
+        for (const c of changes) if (c.type === 'select') (c.selected ? next.add(c.id) : next.delete(c.id));
+        return next;
+      });
       const removed = changes.filter((c) => c.type === 'remove').map((c) => c.id);
       if (removed.length) store.getState().removeEdges(removed);
     },
@@ -139,7 +152,7 @@ function DesignerInner({
       clear();
       setSelected(null);
       setMessage(`Loaded ${g.id} version ${g.version}`);
-      setTimeout(() => flow.fitView(), 0);
+      setTimeout(() => flow.fitView({ maxZoom: 1 }), 0);
     } catch (e) {
       setMessage(`Could not load ${id}: ${(e as Error).message}`);
     }
@@ -152,7 +165,7 @@ function DesignerInner({
       store.getState().load(parsed.edges ? apiGraphToDesign(parsed) : definitionToGraph(parsed), undefined);
       setSelected(null);
       setMessage(`Imported ${file.name}`);
-      setTimeout(() => flow.fitView(), 0);
+      setTimeout(() => flow.fitView({ maxZoom: 1 }), 0);
     } catch (e) {
       setMessage(`Import of ${file.name} refused: ${(e as Error).message}`);
     }
@@ -213,7 +226,7 @@ function DesignerInner({
         <button data-testid="redo-button" disabled={future === 0} onClick={() => redo()} title="Ctrl+Y">
           Redo
         </button>
-        <button data-testid="layout-button" onClick={() => (store.getState().layout(), setTimeout(() => flow.fitView(), 0))}>
+        <button data-testid="layout-button" onClick={() => (store.getState().layout(), setTimeout(() => flow.fitView({ maxZoom: 1 }), 0))}>
           Layout
         </button>
         <button data-testid="import-button" onClick={() => fileInput.current?.click()}>
@@ -287,6 +300,7 @@ function DesignerInner({
             onConnect={onConnect}
             onPaneClick={() => setSelected(null)}
             fitView
+            fitViewOptions={{ maxZoom: 1 }}
             deleteKeyCode={['Delete', 'Backspace']}
           >
             <Background />

@@ -105,7 +105,7 @@ function RunGraph({ instance }: { instance: InstanceView }) {
     return { nodes, edges };
   }, [instance, current]);
   return (
-    <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView nodesDraggable={false} nodesConnectable={false} elementsSelectable={false}>
+    <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ maxZoom: 1 }} nodesDraggable={false} nodesConnectable={false} elementsSelectable={false}>
       <Background />
       <Controls showInteractive={false} />
     </ReactFlow>
