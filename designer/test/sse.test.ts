@@ -67,6 +67,25 @@ describe('ApiClient', () => {
     }
   });
 
+  it('reconnects after the stream drops, resuming with Last-Event-ID, and stops on 404', async () => {
+    const seen: (string | undefined)[] = [];
+    let n = 0;
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      seen.push((init.headers as Record<string, string>)['Last-Event-ID']);
+      n++;
+      if (n === 1) return new Response('id: 41\nevent: journal\ndata: {}\n\nid: 42\nevent: journal\ndata: {}\n\n', { status: 200 });
+      if (n === 2) return new Response('event: instance\ndata: {}\n\n', { status: 200 });
+      return new Response('{}', { status: 404 });
+    }) as unknown as typeof fetch;
+    const api = new ApiClient({ token: () => 't', fetch: fakeFetch });
+    const errors: unknown[] = [];
+    const events: string[] = [];
+    await api.follow('i', (e) => events.push(`${e.event}:${e.id ?? ''}`), new AbortController().signal, (e) => errors.push(e));
+    expect(seen).toEqual([undefined, '42', '42']);
+    expect(events).toEqual(['journal:41', 'journal:42', 'instance:']);
+    expect(errors).toEqual([expect.objectContaining({ status: 404 })]);
+  });
+
   it('turns a problem answer into an ApiError with its problems', async () => {
     const problem = { title: 'Invalid workflow definition', status: 422, problems: [{ code: 'branch', node: 'a', message: 'm' }] };
     const fakeFetch = (async () => new Response(JSON.stringify(problem), { status: 422 })) as unknown as typeof fetch;
