@@ -63,7 +63,8 @@ public static class Program
                 .WithDescription("End an unfinished instance: its running host job is killed (process group, confirmed gone); the jail root is left as it is.")
                 .WithExample("abort", "3f2a9c1e", "--reason", "server is decommissioned instead");
             config.AddCommand<ServeCommand>("serve")
-                .WithDescription("Run the engine and the schedules in the foreground (logs to stdout; stops on SIGTERM); other commands go through it while it runs.");
+                .WithDescription("Run the engine, the schedules and the HTTP API (http://127.0.0.1:5080, bearer token) in the foreground (logs to stdout; stops on SIGTERM); other commands go through it while it runs.");
+            config.AddCommand<TokenCommand>("token").WithDescription("Print the HTTP API's bearer token (made at serve's first start).");
             config.AddBranch("schedule", schedule =>
             {
                 schedule.SetDescription("Schedules (Quartz.NET cron triggers) that start workflow runs, e.g. the nightly world build.");

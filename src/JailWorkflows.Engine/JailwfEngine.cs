@@ -25,22 +25,69 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     private bool _stopped;
     private bool _hostStarted;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Id, int Version), WorkflowDocument> _definitions;
+    private readonly SemaphoreSlim _definitionWrites = new(1, 1);
+
     private JailwfEngine(ServiceProvider services, EngineLock engineLock, IReadOnlyDictionary<(string Id, int Version), WorkflowDocument> definitions)
     {
         _services = services;
         _lock = engineLock;
-        Definitions = definitions;
+        _definitions = new(definitions);
         _logger = services.GetRequiredService<ILogger<JailwfEngine>>();
     }
 
-    /// <summary>Every registered definition, by id and version.</summary>
-    public IReadOnlyDictionary<(string Id, int Version), WorkflowDocument> Definitions { get; }
+    /// <summary>Every registered definition, by id and version (a live view: <see cref="AddDefinitionVersionAsync"/> adds to it).</summary>
+    public IReadOnlyDictionary<(string Id, int Version), WorkflowDocument> Definitions => _definitions;
+
+    /// <summary>
+    /// Stores a definition as the next version of its id (the newest registered version plus one, 1 for a new id) and
+    /// registers it with the running engine, so new instances can use it at once; every later start registers it again
+    /// from the store. A stored version never changes. The version in <paramref name="json"/> is replaced by the one given.
+    /// Serialized: two saves of one id never get the same version.
+    /// </summary>
+    /// <param name="json">The definition's JSON text (its <c>version</c> is set here).</param>
+    /// <param name="expectedLatest">When given, refuse unless the newest version of the id is this one (0: the id must be new).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The stored definition with its version.</returns>
+    /// <exception cref="DefinitionValidationException">The definition is invalid; nothing was stored.</exception>
+    /// <exception cref="DefinitionVersionConflictException">The newest version is not <paramref name="expectedLatest"/>; nothing was stored.</exception>
+    public async Task<WorkflowDocument> AddDefinitionVersionAsync(string json, int? expectedLatest = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        var parsed = DefinitionLoader.Parse(json, "the new definition");
+        await _definitionWrites.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var latest = _definitions.Keys.Where(k => k.Id == parsed.Id).Select(k => k.Version).DefaultIfEmpty(0).Max();
+            if (expectedLatest is { } expected && expected != latest)
+            {
+                throw new DefinitionVersionConflictException(parsed.Id, expected, latest);
+            }
+
+            var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+            node["version"] = latest + 1;
+            var text = node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+            var document = DefinitionLoader.Parse(text, $"{parsed.Id} v{latest + 1}");
+            await DefinitionStore.AddAsync(document.Id, document.Version, document.Json, cancellationToken).ConfigureAwait(false);
+            _services.GetRequiredService<IWorkflowRegistry>().RegisterWorkflow(DefinitionCompiler.Compile(document));
+            _definitions[(document.Id, document.Version)] = document;
+            LogDefinitionAdded(_logger, document.Id, document.Version);
+            return document;
+        }
+        finally
+        {
+            _definitionWrites.Release();
+        }
+    }
 
     /// <summary>The WorkflowCore host.</summary>
     public IWorkflowHost Host => _services.GetRequiredService<IWorkflowHost>();
 
     /// <summary>The journal.</summary>
     public Journal Journal => _services.GetRequiredService<Journal>();
+
+    /// <summary>The stored definition versions (what each version was registered with, and when).</summary>
+    public DefinitionVersionStore DefinitionStore => _services.GetRequiredService<DefinitionVersionStore>();
 
     /// <summary>Read access to instances in the store.</summary>
     public InstanceQueries Queries => _services.GetRequiredService<InstanceQueries>();
@@ -731,6 +778,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
         await _services.GetRequiredService<HostConnections>().DisposeAsync().ConfigureAwait(false);
         await _services.DisposeAsync().ConfigureAwait(false);
+        _definitionWrites.Dispose();
         _lock.Dispose();
     }
 
@@ -835,6 +883,9 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Workflow definition {Id} v{Version} stored and registered")]
+    private static partial void LogDefinitionAdded(ILogger logger, string id, int version);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the workflow host failed")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);
 }
@@ -859,6 +910,29 @@ public sealed class NotAwaitingApprovalException : InvalidOperationException
 
     /// <summary>The instance.</summary>
     public string InstanceId { get; }
+}
+
+/// <summary>A new definition version was asked for on top of a version that is no longer the newest (someone saved meanwhile); nothing was stored.</summary>
+public sealed class DefinitionVersionConflictException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="definitionId">The definition.</param>
+    /// <param name="expected">The version the caller based its change on (0: none).</param>
+    /// <param name="latest">The newest stored version (0: none).</param>
+    public DefinitionVersionConflictException(string definitionId, int expected, int latest)
+        : base(latest == 0
+            ? $"Workflow definition '{definitionId}' has no version yet, not version {expected}: nothing was stored."
+            : $"Workflow definition '{definitionId}' is at version {latest} now, not {expected} (saved meanwhile): nothing was stored; load version {latest} and save again.")
+    {
+        DefinitionId = definitionId;
+        Latest = latest;
+    }
+
+    /// <summary>The definition.</summary>
+    public string DefinitionId { get; }
+
+    /// <summary>The newest stored version (0: none).</summary>
+    public int Latest { get; }
 }
 
 /// <summary>An operator action does not fit the instance's state (e.g. retry on an instance without an incident); nothing was changed.</summary>

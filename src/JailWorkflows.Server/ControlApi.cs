@@ -63,38 +63,11 @@ public static class ControlApi
             return Results.Created("/instances", new RunResponse(started.Select(s => s.Id).ToList()));
         }));
 
-        app.MapPost("/instances/{id}/resume", (string id, DecisionRequest request, JailwfEngine engine, CancellationToken ct) => Handle(async () =>
+        foreach (var action in DecisionActions)
         {
-            var full = await ResolveAsync(engine, id, ct).ConfigureAwait(false);
-            var view = await engine.Queries.ViewAsync(full, ct).ConfigureAwait(false);
-            var resumed = await engine.ResumeAsync(full, request.Reason, ct).ConfigureAwait(false);
-            return Results.Ok(new DecisionResponse(full, view?.Current?.Id, resumed, null));
-        }));
-
-        app.MapPost("/instances/{id}/retry", (string id, DecisionRequest request, JailwfEngine engine, CancellationToken ct) => Handle(async () =>
-        {
-            var full = await ResolveAsync(engine, id, ct).ConfigureAwait(false);
-            return Results.Ok(new DecisionResponse(full, await engine.RetryAsync(full, request.Reason ?? string.Empty, ct).ConfigureAwait(false), true, null));
-        }));
-
-        app.MapPost("/instances/{id}/skip", (string id, DecisionRequest request, JailwfEngine engine, CancellationToken ct) => Handle(async () =>
-        {
-            var full = await ResolveAsync(engine, id, ct).ConfigureAwait(false);
-            return Results.Ok(new DecisionResponse(full, await engine.SkipAsync(full, request.Reason ?? string.Empty, request.Force, ct).ConfigureAwait(false), true, null));
-        }));
-
-        app.MapPost("/instances/{id}/abort", (string id, DecisionRequest request, JailwfEngine engine, CancellationToken ct) => Handle(async () =>
-        {
-            var full = await ResolveAsync(engine, id, ct).ConfigureAwait(false);
-            return Results.Ok(new DecisionResponse(full, null, true, await engine.AbortAsync(full, request.Reason ?? string.Empty, ct).ConfigureAwait(false)));
-        }));
-
-        app.MapPost("/instances/{id}/approve", (string id, DecisionRequest request, JailwfEngine engine, CancellationToken ct) => Handle(async () =>
-        {
-            var full = await ResolveAsync(engine, id, ct).ConfigureAwait(false);
-            var approved = await engine.ApproveAsync(full, request.Reason, ct).ConfigureAwait(false);
-            return Results.Ok(new DecisionResponse(full, approved.Step, true, approved.Subject));
-        }));
+            app.MapPost("/instances/{id}/" + action, (string id, DecisionRequest request, JailwfEngine engine, CancellationToken ct) =>
+                Handle(async () => Results.Ok(await DecideAsync(engine, id, action, request, ct).ConfigureAwait(false))));
+        }
 
         app.MapGet("/schedules", (ScheduleBook book, CancellationToken ct) => Handle(async () => Results.Ok(await book.ListAsync(ct).ConfigureAwait(false))));
         app.MapGet("/schedules/{id}", (string id, ScheduleBook book, CancellationToken ct) => Handle(async () => Results.Ok(await book.GetAsync(id, ct).ConfigureAwait(false))));
@@ -122,7 +95,7 @@ public static class ControlApi
         ValidationException => ("bad-input", StatusCodes.Status400BadRequest, "Invalid option"),
         KeyNotFoundException or FileNotFoundException => ("not-found", StatusCodes.Status404NotFound, "Not found"),
         NotAwaitingApprovalException => ("refused", StatusCodes.Status409Conflict, "Nothing to approve"),
-        InstanceStateException or InstanceConflictException => ("refused", StatusCodes.Status409Conflict, "Refused"),
+        InstanceStateException or InstanceConflictException or DefinitionVersionConflictException => ("refused", StatusCodes.Status409Conflict, "Refused"),
         ArgumentException or FormatException => ("bad-input", StatusCodes.Status400BadRequest, "Invalid argument"),
         HostKeyMismatchException => ("host", StatusCodes.Status502BadGateway, "Host key mismatch"),
         HostUnreachableException => ("host", StatusCodes.Status502BadGateway, "Host unreachable"),
@@ -143,6 +116,41 @@ public static class ControlApi
         }
     }
 
-    private static async Task<string> ResolveAsync(JailwfEngine engine, string id, CancellationToken ct) =>
+    /// <summary>The operator actions on an instance: resume, retry, skip, abort, approve.</summary>
+    internal static readonly IReadOnlyList<string> DecisionActions = ["resume", "retry", "skip", "abort", "approve"];
+
+    /// <summary>Takes an operator action on an instance through the engine (which checks the instance's state).</summary>
+    /// <param name="engine">The engine.</param>
+    /// <param name="id">The instance id or prefix.</param>
+    /// <param name="action">One of <see cref="DecisionActions"/>.</param>
+    /// <param name="request">Reason and force.</param>
+    /// <param name="ct">Cancellation.</param>
+    /// <returns>What was done.</returns>
+    internal static async Task<DecisionResponse> DecideAsync(JailwfEngine engine, string id, string action, DecisionRequest request, CancellationToken ct)
+    {
+        var full = await ResolveAsync(engine, id, ct).ConfigureAwait(false);
+        switch (action)
+        {
+            case "resume":
+                var view = await engine.Queries.ViewAsync(full, ct).ConfigureAwait(false);
+                var resumed = await engine.ResumeAsync(full, request.Reason, ct).ConfigureAwait(false);
+                return new DecisionResponse(full, view?.Current?.Id, resumed, null);
+            case "retry":
+                return new DecisionResponse(full, await engine.RetryAsync(full, request.Reason ?? string.Empty, ct).ConfigureAwait(false), true, null);
+            case "skip":
+                return new DecisionResponse(full, await engine.SkipAsync(full, request.Reason ?? string.Empty, request.Force, ct).ConfigureAwait(false), true, null);
+            case "abort":
+                return new DecisionResponse(full, null, true, await engine.AbortAsync(full, request.Reason ?? string.Empty, ct).ConfigureAwait(false));
+            case "approve":
+                var approved = await engine.ApproveAsync(full, request.Reason, ct).ConfigureAwait(false);
+                return new DecisionResponse(full, approved.Step, true, approved.Subject);
+            default:
+                throw new ArgumentException($"Unknown action '{action}' (known: {string.Join(", ", DecisionActions)}).", nameof(action));
+        }
+    }
+
+    /// <summary>Resolves an instance id or prefix.</summary>
+    /// <exception cref="KeyNotFoundException">No such instance.</exception>
+    internal static async Task<string> ResolveAsync(JailwfEngine engine, string id, CancellationToken ct) =>
         await engine.Queries.ResolveIdAsync(id, ct).ConfigureAwait(false) ?? throw new KeyNotFoundException($"No workflow instance '{id}'.");
 }

@@ -1,4 +1,5 @@
 using JailWorkflows.Engine;
+using JailWorkflows.Server.Api;
 using JailWorkflows.Server.Schedules;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -58,13 +59,37 @@ public static partial class JailwfServer
             LogServing(logger, options.DatabasePath, socket, Environment.ProcessId);
         });
         using var stop = cancellationToken.Register(() => app.Lifetime.StopApplication());
+        WebApplication? api = null;
         try
         {
-            await app.RunAsync().ConfigureAwait(false);
+            await app.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            if (options.Urls.Count > 0)
+            {
+                var (token, created) = ApiToken.LoadOrCreate(options.TokenPath);
+                if (created)
+                {
+                    // Printed once, to standard output only (never to the log); 'jailwf token' prints it again.
+                    await Console.Out.WriteLineAsync($"jailwf serve: new API token (kept in {options.TokenPath}, mode 0600; 'jailwf token' shows it again): {token.Value}").ConfigureAwait(false);
+                }
+
+                api = ApiHost.Build(options, engine, app.Services.GetRequiredService<ScheduleBook>(), token, ConfigureLogging);
+                await api.StartAsync(CancellationToken.None).ConfigureAwait(false);
+                var addresses = ApiHost.Addresses(api);
+                LogApi(logger, string.Join(", ", addresses), ApiHost.DesignerDirectory(options) ?? "none (API only)");
+                options.ApiStarted?.Invoke(addresses);
+            }
+
+            await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
             LogStopped(logger);
         }
         finally
         {
+            if (api is not null)
+            {
+                await api.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                await api.DisposeAsync().ConfigureAwait(false);
+            }
+
             File.Delete(socket);
         }
     }
@@ -85,6 +110,9 @@ public static partial class JailwfServer
 
     [LoggerMessage(Level = LogLevel.Information, Message = "jailwf serve (pid {Pid}) runs the engine on {Database}; control socket {Socket}")]
     private static partial void LogServing(ILogger logger, string database, string socket, int pid);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "HTTP API on {Addresses} (bearer token required; docs/api.md); designer files: {Designer}")]
+    private static partial void LogApi(ILogger logger, string addresses, string designer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "jailwf serve stopped: schedules paused with the process, running steps checkpointed, host jobs go on")]
     private static partial void LogStopped(ILogger logger);

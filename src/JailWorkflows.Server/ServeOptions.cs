@@ -31,6 +31,30 @@ public sealed class ServeOptions
     [Required]
     public string SchedulerName { get; set; } = "jailwf";
 
+    /// <summary>
+    /// Where the HTTP API (<see cref="Api.ApiHost"/>, docs/api.md) listens: Kestrel URLs on loopback addresses only
+    /// (127.0.0.0/8, ::1, localhost); any other address is refused by <see cref="Validate"/>. Default
+    /// <c>http://127.0.0.1:5080</c>; port 0 picks a free one. Empty: no HTTP API (the control socket only).
+    /// </summary>
+    public IList<string> Urls { get; init; } = ["http://127.0.0.1:5080"];
+
+    /// <summary>
+    /// The designer's built files (<c>designer/dist</c>), served at <c>/</c> when the directory exists. Default null: the first
+    /// of <c>designer/dist</c> beside the program and <c>designer/dist</c> in the current directory that exists.
+    /// </summary>
+    public string? DesignerPath { get; set; }
+
+    /// <summary>The API token file: <c>&lt;database&gt;.token</c> (mode 0600; see <see cref="TokenPathOf"/>).</summary>
+    public string TokenPath => TokenPathOf(DatabasePath);
+
+    /// <summary>Called once the HTTP API listens, with the addresses it listens on (tests use port 0 and read them here).</summary>
+    internal Action<IReadOnlyList<string>>? ApiStarted { get; set; }
+
+    /// <summary>The API token file of a database's serve.</summary>
+    /// <param name="databasePath">The engine's database.</param>
+    /// <returns><c>&lt;database&gt;.token</c>, absolute.</returns>
+    public static string TokenPathOf(string databasePath) => Path.GetFullPath(databasePath) + ".token";
+
     /// <summary>The control socket: <c>&lt;database&gt;.sock</c> (a Unix domain socket, mode 0600, created by serve and removed when it stops).</summary>
     public string SocketPath => SocketPathOf(DatabasePath);
 
@@ -59,5 +83,17 @@ public sealed class ServeOptions
     {
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
         Engine.Validate();
+        foreach (var url in Urls)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
+            {
+                throw new ValidationException($"--urls: '{url}' is not an http:// URL (e.g. http://127.0.0.1:5080).");
+            }
+
+            if (!Api.ApiHost.IsLoopback(uri.Host))
+            {
+                throw new ValidationException($"--urls: '{url}' is not a loopback address: the HTTP API listens on 127.0.0.0/8, ::1 or localhost only.");
+            }
+        }
     }
 }

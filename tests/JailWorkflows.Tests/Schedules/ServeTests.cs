@@ -34,7 +34,7 @@ public sealed class ServeTests : IDisposable
         var workflows = Directory.CreateDirectory(Path.Combine(_dir, "workflows")).FullName;
         File.WriteAllText(Path.Combine(workflows, "build.json"), """{ "id": "build", "version": 1, "scope": "jailHost", "steps": [ { "id": "buildworld", "activity": "BuildWorld" } ] }""");
         var plan = WritePlanAndSrcTree();
-        string[] serve = ["serve", "--db", Database, "--workflows", workflows, "--poll", "0.2"];
+        string[] serve = ["serve", "--db", Database, "--workflows", workflows, "--poll", "0.2", "--urls", "http://127.0.0.1:0"];
 
         using var first = Jailwf.StartWith(environment, serve);
         await WaitForServeAsync(first);
