@@ -19,7 +19,14 @@ public sealed class ServeTests : IDisposable
 
     public void Dispose()
     {
-        File.WriteAllText(Path.Combine(_dir, "src", "release"), string.Empty); // ends a build left running by a failed test
+        // Ends a build left running by a failed test, and waits for it: deleted first, its src/release could never appear and
+        // the build's loop would run on forever.
+        if (Directory.Exists(Path.Combine(_dir, "src")))
+        {
+            File.WriteAllText(Path.Combine(_dir, "src", "release"), string.Empty);
+            Wait.UntilAsync(() => Task.FromResult(!Builds().Any(BuildRuns)), Deadline, "the build to end").GetAwaiter().GetResult();
+        }
+
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -109,7 +116,9 @@ public sealed class ServeTests : IDisposable
 
     private string[] Builds() => Directory.Exists(Obj) ? Directory.GetFiles(Obj, "started.*") : [];
 
-    private bool BuildIsRunning() => Builds() is [var file] && Directory.Exists("/proc/" + File.ReadAllText(file).Trim());
+    private bool BuildIsRunning() => Builds() is [var file] && BuildRuns(file);
+
+    private static bool BuildRuns(string startedFile) => Directory.Exists("/proc/" + File.ReadAllText(startedFile).Trim());
 
     private string? EngineLockHolderFile() => EngineLock.LiveHolder(Database);
 
