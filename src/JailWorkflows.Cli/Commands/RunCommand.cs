@@ -47,9 +47,12 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                 var hostScoped = Directory.Exists(workflows) && DefinitionLoader.LoadDirectory(workflows).Any(d => d.Id == settings.Definition && d.Scope == DefinitionScope.JailHost);
                 await HostCheck.VerifyAsync(plan, hostScoped ? [] : servers, cancellationToken).ConfigureAwait(false);
                 var started = await serve.RunAsync(new RunRequest(settings.Definition, File.ReadAllText(settings.Plan!), settings.Servers.Length > 0 ? servers : null), cancellationToken).ConfigureAwait(false);
-                foreach (var id in started.Instances)
+                // Named as the engine of this command names them: serve starts one per server in this order, or one for the jail host.
+                string[] targets = hostScoped ? ["the jail host " + plan.JailHost.Name] : servers;
+                for (var i = 0; i < started.Instances.Count; i++)
                 {
-                    AnsiConsole.MarkupLine($"started {Markup.Escape(settings.Definition)}: instance {id} (through jailwf serve, pid {serve.Pid})");
+                    var target = started.Instances.Count == targets.Length ? $" for [bold]{Markup.Escape(targets[i])}[/]" : string.Empty;
+                    AnsiConsole.MarkupLine($"started {Markup.Escape(settings.Definition)}{target}: instance {started.Instances[i]} (through jailwf serve, pid {serve.Pid})");
                 }
 
                 return await InstanceSettings.FollowAsync(settings.DatabasePath, started.Instances, cancellationToken).ConfigureAwait(false);

@@ -131,6 +131,9 @@ public sealed partial class ScheduledRuns(JailwfEngine engine, ScheduleJournal j
         }
     }
 
+    /// <summary>How Quartz writes <see cref="SchedulerConstants.FailedJobOriginalTriggerScheduledFireTime"/>: DateTimeOffset's invariant "G".</summary>
+    private const string RecoveredFireTimeFormat = "MM/dd/yyyy HH:mm:ss zzz";
+
     /// <summary>The fire time a fire stands for: the queued fire's, a recovered fire's original one, else the trigger's scheduled one.</summary>
     private static DateTimeOffset FireTime(IJobExecutionContext context, JobDataMap data)
     {
@@ -140,17 +143,13 @@ public sealed partial class ScheduledRuns(JailwfEngine engine, ScheduleJournal j
             return q;
         }
 
-        if (context.Recovering && ScheduleBook.Text(data, SchedulerConstants.FailedJobOriginalTriggerScheduledFireTime) is { Length: > 0 } original)
+        // Quartz 4.7.3's ADO job store (StdAdoDelegate.SelectTriggersForRecoveringJobs) puts the original scheduled fire time
+        // into the recovery trigger's data as Convert.ToString(DateTimeOffset, InvariantCulture): "12/01/2026 01:00:00 +00:00",
+        // to the second (a cron fire is on the second). Its recovery trigger fires at that time too, the fallback below.
+        if (context.Recovering && ScheduleBook.Text(data, SchedulerConstants.FailedJobOriginalTriggerScheduledFireTime) is { Length: > 0 } original
+            && DateTimeOffset.TryParseExact(original, RecoveredFireTimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
         {
-            if (long.TryParse(original, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
-            {
-                return DateTimeOffset.FromUnixTimeMilliseconds(ms);
-            }
-
-            if (DateTimeOffset.TryParse(original, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var parsed))
-            {
-                return parsed;
-            }
+            return parsed;
         }
 
         return context.ScheduledFireTimeUtc ?? context.FireTimeUtc;

@@ -146,6 +146,40 @@ public sealed class SchedulerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_fire_interrupted_inside_its_job_is_recovered_by_quartz_with_its_original_fire_time_and_starts_its_run_once()
+    {
+        string id;
+        await using (var before = await StartSchedulerAsync())
+        {
+            id = (await before.Book.AddAsync(Request(MisfirePolicy.Skip, OverlapPolicy.Skip), Known)).Id;
+        }
+
+        // What a process killed inside the job of the 02:00 fire (01:00Z) leaves in Quartz's tables: the trigger moved on to
+        // tomorrow, and the fire's row, executing, for a job that requests recovery. Quartz recovers it at the next start.
+        var fire = new DateTimeOffset(2026, 12, 1, 1, 0, 0, TimeSpan.Zero);
+        await InterruptedFireAsync(id, fire);
+        _clock.Advance(TimeSpan.FromMinutes(35)); // 02:30, restart: the skip misfire policy alone would start nothing
+        await using (var after = await StartSchedulerAsync())
+        {
+            var started = await WaitForEventAsync(id, ScheduleEventKind.Started);
+            Assert.Equal(fire, started.FireTime);
+            var instance = Assert.Single(started.Instances);
+            Assert.Equal(instance, Assert.Single(await _engine.Queries.ListAsync()).Id);
+            Assert.Contains(await _engine.Queries.JournalAsync(instance, 0, 100), e => e.Message.Contains($"started by schedule {id} for its fire at 2026-12-01 02:00:00 +01:00", StringComparison.Ordinal));
+        }
+
+        // Killed again after the run started, before Quartz deleted the fire's row: recovered, the fire starts nothing again.
+        await InterruptedFireAsync(id, fire);
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        await using (var again = await StartSchedulerAsync())
+        {
+            var already = await WaitForEventAsync(id, ScheduleEventKind.AlreadyStarted);
+            Assert.Equal(fire, already.FireTime);
+            Assert.Single(await _engine.Queries.ListAsync());
+        }
+    }
+
+    [Fact]
     public async Task Bad_input_schedules_nothing()
     {
         await using var scheduler = await StartSchedulerAsync();
@@ -165,6 +199,28 @@ public sealed class SchedulerTests : IAsyncLifetime
     {
         var journal = new ScheduleJournal(ServeOptions.SchedulesPathOf(Database), _clock);
         return await Wait.UntilAsync(async () => (await journal.ReadAsync(id)).FirstOrDefault(e => e.Kind == kind), Deadline, $"a {kind} entry of schedule {id}");
+    }
+
+    /// <summary>Writes into Quartz's tables what a process killed while the job of <paramref name="fire"/> ran leaves.</summary>
+    private async Task InterruptedFireAsync(string id, DateTimeOffset fire)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(ScheduleJournal.ConnectionString(ServeOptions.SchedulesPathOf(Database)));
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE QRTZ_TRIGGERS SET PREV_FIRE_TIME = $fire, NEXT_FIRE_TIME = $next, TRIGGER_STATE = 'BLOCKED'
+              WHERE SCHED_NAME = $sched AND TRIGGER_NAME = $id AND TRIGGER_GROUP = $group;
+            INSERT INTO QRTZ_FIRED_TRIGGERS (SCHED_NAME, ENTRY_ID, TRIGGER_NAME, TRIGGER_GROUP, INSTANCE_NAME, FIRED_TIME, SCHED_TIME, PRIORITY, STATE, JOB_NAME, JOB_GROUP, IS_NONCONCURRENT, REQUESTS_RECOVERY)
+              VALUES ($sched, $entry, $id, $group, 'NON_CLUSTERED', $fired, $fire, 5, 'EXECUTING', $id, $group, 1, 1);
+            """;
+        command.Parameters.AddWithValue("$sched", _name);
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$group", ScheduleBook.Group);
+        command.Parameters.AddWithValue("$entry", "NON_CLUSTERED" + Guid.NewGuid().ToString("N"));
+        command.Parameters.AddWithValue("$fire", fire.UtcTicks);
+        command.Parameters.AddWithValue("$fired", fire.AddSeconds(1).UtcTicks);
+        command.Parameters.AddWithValue("$next", fire.AddDays(1).UtcTicks);
+        Assert.Equal(2, await command.ExecuteNonQueryAsync());
     }
 
     private async Task<RunningScheduler> StartSchedulerAsync()

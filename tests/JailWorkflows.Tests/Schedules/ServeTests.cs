@@ -19,7 +19,14 @@ public sealed class ServeTests : IDisposable
 
     public void Dispose()
     {
-        File.WriteAllText(Path.Combine(_dir, "src", "release"), string.Empty); // ends a build left running by a failed test
+        // Ends a build left running by a failed test, and waits for it: deleted first, its src/release could never appear and
+        // the build's loop would run on forever.
+        if (Directory.Exists(Path.Combine(_dir, "src")))
+        {
+            File.WriteAllText(Path.Combine(_dir, "src", "release"), string.Empty);
+            Wait.UntilAsync(() => Task.FromResult(!Builds().Any(BuildRuns)), Deadline, "the build to end").GetAwaiter().GetResult();
+        }
+
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -37,7 +44,7 @@ public sealed class ServeTests : IDisposable
         string[] serve = ["serve", "--db", Database, "--workflows", workflows, "--poll", "0.2", "--urls", "http://127.0.0.1:0"];
 
         using var first = Jailwf.StartWith(environment, serve);
-        await WaitForServeAsync(first);
+        await first.WaitForServeAsync(Database, Deadline);
         var add = await Jailwf.RunAsync(Deadline, "schedule", "add", "build", "--plan", plan, "--cron", "* * * * * ?", "--overlap", "skip", "--db", Database, "--workflows", workflows);
         Assert.True(add.Exit == 0, add.StdErr + add.StdOut);
         var id = add.StdOut.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1].TrimEnd(':');
@@ -54,7 +61,7 @@ public sealed class ServeTests : IDisposable
         Assert.True(BuildIsRunning(), "the build's host job outlives serve");
 
         using var second = Jailwf.StartWith(environment, serve);
-        await WaitForServeAsync(second);
+        await second.WaitForServeAsync(Database, Deadline);
 
         // The trigger is not left blocked: it fires again after the restart, and each fire is skipped for the same run.
         var after = await Wait.UntilAsync(async () => (await journal.ReadAsync(id)).FirstOrDefault(e => e.Kind == ScheduleEventKind.OverlapSkipped && e.At > restarted), Deadline, "a fire after the restart");
@@ -109,22 +116,11 @@ public sealed class ServeTests : IDisposable
 
     private string[] Builds() => Directory.Exists(Obj) ? Directory.GetFiles(Obj, "started.*") : [];
 
-    private bool BuildIsRunning() => Builds() is [var file] && Directory.Exists("/proc/" + File.ReadAllText(file).Trim());
+    private bool BuildIsRunning() => Builds() is [var file] && BuildRuns(file);
+
+    private static bool BuildRuns(string startedFile) => Directory.Exists("/proc/" + File.ReadAllText(startedFile).Trim());
 
     private string? EngineLockHolderFile() => EngineLock.LiveHolder(Database);
-
-    private async Task WaitForServeAsync(Jailwf serve)
-    {
-        await Wait.UntilAsync(
-            async () =>
-            {
-                Assert.False(serve.HasExited, $"serve exited {(serve.HasExited ? serve.ExitCode : 0)}: {serve.StdErr}{serve.StdOut}");
-                using var client = await ServeClient.ConnectAsync(Database);
-                return client is not null;
-            },
-            Deadline,
-            "serve's control socket");
-    }
 
     /// <summary>A plan with a local jail host whose src tree "builds" (GNU make) until the file src/release exists.</summary>
     private string WritePlanAndSrcTree()
@@ -133,29 +129,7 @@ public sealed class ServeTests : IDisposable
         File.WriteAllText(Path.Combine(src, "sys", "conf", "newvers.sh"), "TYPE=\"FreeBSD\"\nREVISION=\"14.1\"\nBRANCH=\"RELEASE\"\n");
         File.WriteAllText(Path.Combine(src, "Makefile"), "buildworld:\n\t@mkdir -p \"$$MAKEOBJDIRPREFIX\"; echo $$$$ > \"$$MAKEOBJDIRPREFIX/started.$$$$\"; echo building; while [ ! -e \"$(CURDIR)/release\" ]; do sleep 0.1; done; echo built\n");
         var plan = Path.Combine(_dir, "plan.yaml");
-        File.WriteAllText(plan, $"""
-            jailHost:
-              ssh: local
-              jailsDir: {_dir}/jails
-              jobsDir: {_dir}/jobs
-              stateDir: {_dir}/state
-              jailConfDir: {_dir}/jail.conf.d
-              srcDir: {src}
-              objDir: {Obj}
-              buildJobs: 1
-            servers:
-              - name: ServerA
-                ssh:
-                  address: 127.0.20.101
-                  keyFile: /nonexistent/id_rsa
-                  hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILypLiRlzQiN5LB+XVAXTc6nVDdHflwqHIOmGMufVxt6
-                partitions:
-                  - mountPoint: /
-                jail:
-                  name: servera
-                  hostname: servera
-                  ip: 127.0.20.101
-            """);
+        File.WriteAllText(plan, LocalPlans.BuildHostYaml(_dir, src, Obj, "127.0.20.101"));
         return plan;
     }
 }

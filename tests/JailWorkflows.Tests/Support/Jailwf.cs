@@ -86,6 +86,20 @@ internal sealed class Jailwf : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>For a <c>jailwf serve</c> process: waits until its control socket answers; fails at once when it exits.</summary>
+    public async Task WaitForServeAsync(string database, TimeSpan timeout)
+    {
+        await Wait.UntilAsync(
+            async () =>
+            {
+                Assert.False(HasExited, $"serve exited {(HasExited ? ExitCode : 0)}: {StdErr}{StdOut}");
+                using var client = await JailWorkflows.Server.ServeClient.ConnectAsync(database);
+                return client is not null;
+            },
+            timeout,
+            "serve's control socket");
+    }
+
     /// <summary>SIGTERM, as rc.d or systemd stop a service.</summary>
     public void Terminate()
     {

@@ -28,4 +28,33 @@ internal static class LocalPlans
                   ip: 127.0.20.99
             """;
     }
+
+    /// <summary>
+    /// A plan with a local jail host that builds worlds: jails, jobs, state and jail.conf.d under <paramref name="dir"/>, the
+    /// given src and obj directories, one make job; one server, ServerA, whose address (and jail IP) is <paramref name="ip"/>
+    /// (nothing answers there: a jail host definition never contacts it).
+    /// </summary>
+    public static string BuildHostYaml(string dir, string src, string obj, string ip) => $"""
+        jailHost:
+          ssh: local
+          jailsDir: {dir}/jails
+          jobsDir: {dir}/jobs
+          stateDir: {dir}/state
+          jailConfDir: {dir}/jail.conf.d
+          srcDir: {src}
+          objDir: {obj}
+          buildJobs: 1
+        servers:
+          - name: ServerA
+            ssh:
+              address: {ip}
+              keyFile: /nonexistent/id_rsa
+              hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILypLiRlzQiN5LB+XVAXTc6nVDdHflwqHIOmGMufVxt6
+            partitions:
+              - mountPoint: /
+            jail:
+              name: servera
+              hostname: servera
+              ip: {ip}
+        """;
 }
