@@ -70,7 +70,8 @@ public sealed class InstanceBrowserTests(LabFixture lab)
             var shown = page.GetByTestId("diff-etc/group");
             await Expect(shown).ToBeVisibleAsync();
             await Expect(shown.Locator("tr.diff-del").First).ToContainTextAsync(lines.First(l => l[0] == '-')[1..]);
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserSession.ScreenshotPath("instance.png"), FullPage = true });
+            await Expect(page.GetByTestId($"waiting-{id}")).ToBeVisibleAsync(new() { Timeout = 15_000 }); // the list polls every 5 s
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = BrowserSession.ScreenshotPath("instance.png") });
 
             // Approve from the browser with a reason; the instance goes on and ends, every step done (the cutover skipped).
             const string Reason = "browser e2e: the lab server's accounts, motd and mail aliases are kept";
