@@ -54,7 +54,7 @@ public enum InstanceState
 
 /// <summary>The differences of one file an approval is asked for (see <see cref="JailwfEngine.ApprovalDiffsAsync"/>).</summary>
 /// <param name="Path">The file, relative to the jail root (e.g. <c>etc/group</c>).</param>
-/// <param name="Diff">The unified diff (diff(1) <c>-u</c>) from the jail's version (<c>a/</c>) to the offered one (<c>b/</c>); empty when they are equal.</param>
+/// <param name="Diff">The unified diff (diff(1) <c>-u</c>) from the jail's version (<c>a/</c>) to the offered one (<c>b/</c>); empty when they are equal; a line naming the symbolic link instead when the jail's file is (or lies below) one.</param>
 public sealed record ApprovalFileDiff(string Path, string Diff);
 
 /// <summary>An approval an instance waits for.</summary>

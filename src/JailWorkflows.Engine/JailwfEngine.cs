@@ -737,7 +737,8 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// The differences an approval of <see cref="MergeEtc"/> is asked for: for each file left for a person, <c>diff -u -N</c>
     /// (diff(1)) on the jail host between the jail's current file (<c>a/&lt;path&gt;</c>) and the version mergemaster offered
     /// for it in its temproot under the jail's state directory (<c>b/&lt;path&gt;</c>); a file missing on one side counts as
-    /// empty. Nothing is changed.
+    /// empty. A file that is (or lies below) a symbolic link inside the jail root is not read: its entry says so instead of
+    /// a diff. Nothing is changed.
     /// </summary>
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="cancellationToken">Cancellation.</param>
@@ -778,6 +779,15 @@ public sealed partial class JailwfEngine : IAsyncDisposable
             var path = entry.Split(" (", 2)[0].Trim('/');
             var current = jailRoot.Combine(path);
             var offered = tempRoot + current[jailRoot.Path.Length..];
+            // The jail's tree came from a legacy server: a file (or a directory above it) that is a symbolic link could
+            // point at the jail host's own files, so nothing is read through one.
+            var guard = await host.RunAsync(jailRoot.RefuseSymlinks(path), null, cancellationToken).ConfigureAwait(false);
+            if (!guard.Succeeded)
+            {
+                diffs.Add(new ApprovalFileDiff(path, $"{guard.StdOut.Trim()} {guard.StdErr.Trim()}".Trim() + "\n"));
+                continue;
+            }
+
             var diff = ShellCommand.Of("diff", "-u", "-N", "-L", "a/" + path, "-L", "b/" + path, current, offered);
             var result = await host.RunAsync(diff, null, cancellationToken).ConfigureAwait(false);
             if (result.ExitStatus is not (0 or 1))

@@ -66,6 +66,22 @@ public sealed class InstanceBrowserTests(LabFixture lab)
             Assert.All(lines.Where(l => l[0] == '-'), l => Assert.Contains(l[1..], jailGroup));
             Assert.All(lines.Where(l => l[0] == '+'), l => Assert.Contains(l[1..], offeredGroup));
 
+            // A jail file that became a symbolic link (to a file of the jail host) is not read through.
+            var motd = Path.Combine(run.JailRoot, "etc/motd");
+            File.Move(motd, motd + ".kept");
+            File.CreateSymbolicLink(motd, "/etc/hostname");
+            try
+            {
+                var linked = (await client.GetFromJsonAsync<JsonObject>($"api/v1/instances/{id}/approval/diffs"))!["files"]!.AsArray();
+                var motdDiff = (string)linked.Single(f => (string)f!["path"]! == "etc/motd")!["diff"]!;
+                Assert.Equal($"jailwf: {motd} is a symbolic link inside the jail root; refusing to follow it\n", motdDiff);
+            }
+            finally
+            {
+                File.Delete(motd);
+                File.Move(motd + ".kept", motd);
+            }
+
             // The browser shows them: one block per file, with the lines the jail would lose.
             var shown = page.GetByTestId("diff-etc/group");
             await Expect(shown).ToBeVisibleAsync();
