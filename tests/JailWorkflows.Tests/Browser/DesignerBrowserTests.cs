@@ -33,6 +33,16 @@ public sealed class DesignerBrowserTests : IDisposable
         await page.GetByTestId("property-form").Locator("#root_watchdogSeconds").FillAsync("120");
         await Expect(page.GetByTestId("validity")).ToHaveTextAsync("valid");
 
+        // A step dragged from the palette lands where it is dropped, unconnected: the designer refuses to save it
+        // (a step off the chain) until it is deleted again.
+        await page.GetByTestId("palette-VerifyJail").DragToAsync(page.GetByTestId("canvas"), new() { TargetPosition = new() { X = 120, Y = 80 } });
+        await Expect(page.GetByTestId("node-verify-jail")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("node-verify-jail")).ToHaveAttributeAsync("data-invalid", "true");
+        await Expect(page.GetByTestId("save-button")).ToBeDisabledAsync();
+        await page.GetByTestId("delete-step-button").ClickAsync();
+        await Expect(page.GetByTestId("node-verify-jail")).ToHaveCountAsync(0);
+        await Expect(page.GetByTestId("validity")).ToHaveTextAsync("valid");
+
         await page.GetByTestId("save-button").ClickAsync();
         await Expect(page.GetByTestId("designer-message")).ToHaveTextAsync("Saved browser-made as version 1");
 
