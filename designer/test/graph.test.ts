@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chainOrder, definitionToGraph, graphToDefinition, parseDefinition } from '../src/model/graph';
 import { apiGraphToDesign, apiProblemsToIssues, designToApiGraph } from '../src/model/apiGraph';
 import type { DesignGraph } from '../src/model/types';
+import { validateGraph } from '../src/model/validate';
 import { catalog, realCatalog, workflowFile } from './catalog';
 
 describe('the catalog read from ActivityCatalog.cs', () => {
@@ -87,6 +88,14 @@ describe('the API graph', () => {
     expect(g.meta.version).toBe(3);
     expect(g.edges.map((e) => [e.source, e.target])).toEqual([[g.nodes[0].id, g.nodes[1].id]]);
     expect(g.nodes[1].position.y).toBeGreaterThan(g.nodes[0].position.y);
+  });
+
+  it('takes the null fields of the API (description, step title, retry, inputs) as absent, so the graph validates', () => {
+    const api = { id: 'w', version: 2, title: 'T', description: null, scope: null, steps: [{ id: 'a', activity: 'Strip', title: null, retry: null, inputs: null }], edges: [] };
+    const g = apiGraphToDesign(api as unknown as Parameters<typeof apiGraphToDesign>[0]);
+    expect(g.meta).toEqual({ id: 'w', version: 2, title: 'T' });
+    expect(g.nodes[0].step).toEqual({ id: 'a', activity: 'Strip' });
+    expect(validateGraph(g, catalog)).toEqual([]);
   });
 
   it('places the server problems at the node and edge they name', () => {

@@ -52,6 +52,11 @@ public enum InstanceState
     Aborted,
 }
 
+/// <summary>The differences of one file an approval is asked for (see <see cref="JailwfEngine.ApprovalDiffsAsync"/>).</summary>
+/// <param name="Path">The file, relative to the jail root (e.g. <c>etc/group</c>).</param>
+/// <param name="Diff">The unified diff (diff(1) <c>-u</c>) from the jail's version (<c>a/</c>) to the offered one (<c>b/</c>); empty when they are equal; a line naming the symbolic link instead when the jail's file is (or lies below) one.</param>
+public sealed record ApprovalFileDiff(string Path, string Diff);
+
 /// <summary>An approval an instance waits for.</summary>
 /// <param name="Step">The waiting step's id.</param>
 /// <param name="Files">Files the person is asked to look at (paths relative to the jail root, e.g. <c>etc/group</c>); empty for a

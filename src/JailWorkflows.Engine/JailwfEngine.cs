@@ -3,6 +3,7 @@ using JailWorkflows.Engine.Definitions;
 using JailWorkflows.Engine.Store;
 using JailWorkflows.Hosts;
 using JailWorkflows.Plans;
+using JailWorkflows.Shell;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -730,6 +731,74 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         }
 
         return request;
+    }
+
+    /// <summary>
+    /// The differences an approval of <see cref="MergeEtc"/> is asked for: for each file left for a person, <c>diff -u -N</c>
+    /// (diff(1)) on the jail host between the jail's current file (<c>a/&lt;path&gt;</c>) and the version mergemaster offered
+    /// for it in its temproot under the jail's state directory (<c>b/&lt;path&gt;</c>); a file missing on one side counts as
+    /// empty. A file that is (or lies below) a symbolic link inside the jail root is not read: its entry says so instead of
+    /// a diff. Nothing is changed.
+    /// </summary>
+    /// <param name="instanceId">The instance (full id).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>One entry per file (empty for an approval that names no files, e.g. <see cref="RequestApproval"/>), or null when the instance waits for no approval.</returns>
+    /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
+    /// <exception cref="HostCommandException">diff failed (exit status above 1).</exception>
+    /// <exception cref="HostUnreachableException">The jail host cannot be reached.</exception>
+    public async Task<IReadOnlyList<ApprovalFileDiff>?> ApprovalDiffsAsync(string instanceId, CancellationToken cancellationToken = default)
+    {
+        var instance = await Queries.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No workflow instance '{instanceId}'.");
+        if (InstanceQueries.PendingApproval(instance) is not { } request)
+        {
+            return null;
+        }
+
+        var pointer = instance.ExecutionPointers.First(p => p.Status == PointerStatus.WaitingForEvent && p.EventName == MergeEtc.ApprovalEvent && !p.EventPublished);
+        if (request.Files.Count == 0 || instance.Data is not ConsolidationData { Server.Length: > 0 } data
+            || pointer.PersistenceData is not ActivityState state || !state.Values.TryGetValue(MergeEtc.TempRootKey, out var tempRoot))
+        {
+            return [];
+        }
+
+        var spec = data.Plan.JailHost;
+        var jailName = data.Plan.Server(data.Server).Jail.Name;
+        var jailRoot = JailWorkflows.FreeBsd.JailRoot.Create(spec.JailsDir, jailName);
+        var stateDir = JailWorkflows.FreeBsd.JailRoot.ValidateDirectory(spec.StateDir, "jailHost.stateDir") + "/jails/" + jailName;
+        if (!tempRoot.StartsWith(stateDir + "/", StringComparison.Ordinal) || tempRoot.Split('/').Any(s => s is "." or ".."))
+        {
+            throw new InvalidOperationException($"The temproot '{tempRoot}' of instance {instanceId} is not under the jail's state directory {stateDir}.");
+        }
+
+        var host = await _services.GetRequiredService<HostConnections>().GetJailHostAsync(spec, cancellationToken).ConfigureAwait(false);
+        var diffs = new List<ApprovalFileDiff>();
+        foreach (var entry in request.Files)
+        {
+            // "etc/x (conflict markers)": the file is the part before the note.
+            var path = entry.Split(" (", 2)[0].Trim('/');
+            var current = jailRoot.Combine(path);
+            var offered = tempRoot + current[jailRoot.Path.Length..];
+            // The jail's tree came from a legacy server: a file (or a directory above it) that is a symbolic link could
+            // point at the jail host's own files, so nothing is read through one.
+            var guard = await host.RunAsync(jailRoot.RefuseSymlinks(path), null, cancellationToken).ConfigureAwait(false);
+            if (!guard.Succeeded)
+            {
+                diffs.Add(new ApprovalFileDiff(path, $"{guard.StdOut.Trim()} {guard.StdErr.Trim()}".Trim() + "\n"));
+                continue;
+            }
+
+            var diff = ShellCommand.Of("diff", "-u", "-N", "-L", "a/" + path, "-L", "b/" + path, current, offered);
+            var result = await host.RunAsync(diff, null, cancellationToken).ConfigureAwait(false);
+            if (result.ExitStatus is not (0 or 1))
+            {
+                throw new HostCommandException(spec.Name, diff, result);
+            }
+
+            diffs.Add(new ApprovalFileDiff(path, result.StdOut));
+        }
+
+        return diffs;
     }
 
     /// <summary>

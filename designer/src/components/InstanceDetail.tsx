@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { ReactFlow, Background, Controls, ReactFlowProvider, type Edge } from '@xyflow/react';
+import { ReactFlow, Background, Controls, ReactFlowProvider, useNodesInitialized, useReactFlow, type Edge } from '@xyflow/react';
 import { ApiError, type ApiClient } from '../api/client';
 import type { FileDiff, InstanceAction, InstanceView, JournalEntry } from '../api/types';
 import { parseUnifiedDiff } from '../instance/diff';
@@ -104,8 +104,14 @@ function RunGraph({ instance }: { instance: InstanceView }) {
     const edges: Edge[] = laid.edges.map((e) => ({ ...e, animated: nodes.find((n) => n.id === e.target)?.data.step.state === 'running' }));
     return { nodes, edges };
   }, [instance, current]);
+  // Fit once the nodes have their measured sizes (a fit before that can leave the whole chain outside the view).
+  const flow = useReactFlow();
+  const measured = useNodesInitialized();
+  useEffect(() => {
+    if (measured) void flow.fitView({ maxZoom: 1, minZoom: 0.2 });
+  }, [measured, flow, nodes.length]);
   return (
-    <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ maxZoom: 1 }} nodesDraggable={false} nodesConnectable={false} elementsSelectable={false}>
+    <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView fitViewOptions={{ maxZoom: 1, minZoom: 0.2 }} minZoom={0.2} nodesDraggable={false} nodesConnectable={false} elementsSelectable={false}>
       <Background />
       <Controls showInteractive={false} />
     </ReactFlow>

@@ -3,11 +3,16 @@ import { chainOrder, edgeId } from './graph';
 import { layoutGraph } from './layout';
 import type { DesignEdge, DesignGraph, DesignNode, ValidationIssue } from './types';
 
+/** The object without its null-valued properties (the API writes absent optional fields as null). */
+function withoutNulls<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as T;
+}
+
 /** The API's graph (or a definition file with "edges") as the designer's graph; laid out when positions are missing. */
 export function apiGraphToDesign(g: ApiDefinitionGraph): DesignGraph {
-  const { steps, edges, version, id, title, description, scope } = g;
+  const { steps, edges, version, id, title, description, scope } = withoutNulls(g);
   const nodes: DesignNode[] = steps.map((s, i) => {
-    const { position, ...step } = s;
+    const { position, ...step } = withoutNulls(s);
     return { id: `s${i}-${step.id}`, position: position ?? { x: 0, y: 0 }, step: structuredClone(step) };
   });
   const byStep = new Map<string, string>();

@@ -28,7 +28,8 @@ public sealed class MergeEtc(ActivityServices services) : Activity(services)
     public const string ApprovalFilesKey = "approval.files";
 
     private const string RemainingKey = "merge.remaining";
-    private const string TempRootKey = "merge.temproot";
+    /// <summary>Key of <see cref="ActivityState.Values"/> holding mergemaster's temproot (the offered versions of the files left for consideration).</summary>
+    internal const string TempRootKey = "merge.temproot";
 
     /// <summary>The event key of an instance's approval at a step: <c>&lt;instance&gt;:&lt;step&gt;</c>.</summary>
     /// <param name="instanceId">The instance.</param>

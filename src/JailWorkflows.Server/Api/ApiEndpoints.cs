@@ -55,6 +55,10 @@ public sealed record StartRequest(string? Definition, int? Version, string? Plan
 /// <param name="NextAfterId">The <c>afterId</c> for the next page (the last entry's id, or the given one when empty).</param>
 public sealed record JournalPage(IReadOnlyList<JournalEntry> Entries, long NextAfterId);
 
+/// <summary>Answer of <c>GET /api/v1/instances/{id}/approval/diffs</c>.</summary>
+/// <param name="Files">One unified diff per file the approval is asked for.</param>
+public sealed record ApprovalDiffs(IReadOnlyList<ApprovalFileDiff> Files);
+
 /// <summary>The endpoints of the HTTP API under <c>/api/v1</c> (docs/api.md).</summary>
 internal static class ApiEndpoints
 {
@@ -106,6 +110,13 @@ internal static class ApiEndpoints
             var full = await ControlApi.ResolveAsync(engine, id, ct).ConfigureAwait(false);
             var entries = await engine.Queries.JournalAsync(full, afterId ?? 0, take, ct).ConfigureAwait(false);
             return TypedResults.Ok(new JournalPage(entries, entries.Count > 0 ? entries[^1].Id : afterId ?? 0));
+        });
+        api.MapGet("/instances/{id}/approval/diffs", async (string id, JailwfEngine engine, CancellationToken ct) =>
+        {
+            var full = await ControlApi.ResolveAsync(engine, id, ct).ConfigureAwait(false);
+            return await engine.ApprovalDiffsAsync(full, ct).ConfigureAwait(false) is { } files
+                ? Results.Ok(new ApprovalDiffs(files))
+                : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"Instance {full} waits for no approval.", extensions: new Dictionary<string, object?> { ["kind"] = "not-found" });
         });
         foreach (var action in ControlApi.DecisionActions)
         {

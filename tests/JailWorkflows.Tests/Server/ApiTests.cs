@@ -209,6 +209,15 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
         Assert.Equal("running", (string?)(await client.GetFromJsonAsync<JsonObject>($"api/v1/instances/{id}"))!["state"]);
 
         Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsJsonAsync("api/v1/instances/0000000000000000/retry", new { reason = "x" })).StatusCode);
+
+        // No approval pending: no differences to show (404 "not-found" naming the instance); nothing changed.
+        var diffs = await client.GetAsync($"api/v1/instances/{id[..8]}/approval/diffs");
+        Assert.Equal(HttpStatusCode.NotFound, diffs.StatusCode);
+        var notWaiting = (await diffs.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal("not-found", (string?)notWaiting["kind"]);
+        Assert.Equal($"Instance {id} waits for no approval.", (string?)notWaiting["detail"]);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("api/v1/instances/0000000000000000/approval/diffs")).StatusCode);
+        Assert.Equal(journal, (await ApiFixture.JournalAsync(client, id)).Count);
         var badPlan = await client.PostAsJsonAsync("api/v1/instances", new { definition = "wait", plan = "jailHost: [unclosed" });
         Assert.Equal(HttpStatusCode.UnprocessableEntity, badPlan.StatusCode);
         Assert.True((await badPlan.Content.ReadFromJsonAsync<JsonObject>())!["errors"]!.AsObject().ContainsKey("plan"));
