@@ -56,9 +56,16 @@ internal sealed partial class BrowserSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Where the tests write the README's screenshots.</summary>
+    /// <summary>
+    /// Where the tests write their screenshots: the README's, in designer/screenshots, when JAILWF_UPDATE_SCREENSHOTS=1;
+    /// otherwise beside the test binaries, so a test run leaves the working tree as it was.
+    /// </summary>
     public static string ScreenshotPath(string name) =>
-        Path.Combine(Directory.CreateDirectory(Path.Combine(RepositoryRoot, "designer", "screenshots")).FullName, name);
+        Path.Combine(
+            Directory.CreateDirectory(Environment.GetEnvironmentVariable("JAILWF_UPDATE_SCREENSHOTS") == "1"
+                ? Path.Combine(RepositoryRoot, "designer", "screenshots")
+                : Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName,
+            name);
 
     /// <summary>Starts serve on <paramref name="database"/> with <paramref name="workflows"/>, then chromium on its designer with the token entered.</summary>
     public static async Task<BrowserSession> StartAsync(string database, string workflows)
