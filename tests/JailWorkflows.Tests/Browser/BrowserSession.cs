@@ -67,12 +67,38 @@ internal sealed partial class BrowserSession : IAsyncDisposable
                 : Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName,
             name);
 
+    private static readonly SemaphoreSlim Installing = new(1, 1);
+
+    /// <summary>Installs Debian's chromium when it is missing (as the lab installs its packages), once per test run.</summary>
+    private static async Task EnsureChromiumAsync()
+    {
+        await Installing.WaitAsync();
+        try
+        {
+            if (!File.Exists(Chromium))
+            {
+                string[][] steps = [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]];
+                foreach (var argv in steps)
+                {
+                    var result = await JailWorkflows.Tests.Lab.Local.RunAsync("env", ["DEBIAN_FRONTEND=noninteractive", .. argv], TimeSpan.FromMinutes(15));
+                    Assert.True(result.ExitCode == 0, $"{string.Join(' ', argv)} failed ({Chromium} is missing): {result}");
+                }
+            }
+        }
+        finally
+        {
+            Installing.Release();
+        }
+
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install -y chromium");
+    }
+
     /// <summary>Starts serve on <paramref name="database"/> with <paramref name="workflows"/>, then chromium on its designer with the token entered.</summary>
     public static async Task<BrowserSession> StartAsync(string database, string workflows)
     {
         var designer = Path.Combine(RepositoryRoot, "designer", "dist");
         Assert.True(File.Exists(Path.Combine(designer, "index.html")), $"{designer}/index.html is missing: build the designer first (cd designer && npm ci && npm run build)");
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install -y chromium");
+        await EnsureChromiumAsync();
         var serve = Jailwf.Start("serve", "--db", database, "--workflows", workflows, "--poll", "0.3", "--urls", "http://127.0.0.1:0", "--designer", designer);
         try
         {
