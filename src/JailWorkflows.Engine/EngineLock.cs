@@ -66,7 +66,7 @@ internal sealed class EngineLock : IDisposable
             string holder;
             try
             {
-                holder = File.ReadAllText(lockPath + ".holder").Trim();
+                holder = File.ReadAllText(HolderPath(full)).Trim();
             }
             catch (IOException)
             {
@@ -77,9 +77,12 @@ internal sealed class EngineLock : IDisposable
         }
 
         // The lock file itself cannot be read by others while it is locked: the holder is named beside it.
-        File.WriteAllText(lockPath + ".holder", string.Create(CultureInfo.InvariantCulture, $"pid {Environment.ProcessId}, started {time.GetUtcNow():O}"));
-        return new EngineLock(stream, lockPath + ".holder");
+        File.WriteAllText(HolderPath(full), string.Create(CultureInfo.InvariantCulture, $"pid {Environment.ProcessId}, started {time.GetUtcNow():O}"));
+        return new EngineLock(stream, HolderPath(full));
     }
+
+    /// <summary>The file naming the lock's holder, beside the lock file (the locked file cannot be read by others).</summary>
+    private static string HolderPath(string fullDatabasePath) => fullDatabasePath + ".lock.holder";
 
     public void Dispose()
     {
@@ -106,7 +109,7 @@ internal sealed class EngineLock : IDisposable
         string text;
         try
         {
-            text = File.ReadAllText(Path.GetFullPath(databasePath) + ".lock.holder").Trim();
+            text = File.ReadAllText(HolderPath(Path.GetFullPath(databasePath))).Trim();
         }
         catch (IOException)
         {

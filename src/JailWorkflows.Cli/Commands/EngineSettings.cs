@@ -103,6 +103,21 @@ internal class InstanceSettings : EngineSettings
     }
 
     /// <summary>
+    /// Takes an operator decision on an engine that runs no step yet (a refused decision changes nothing, not even other
+    /// instances), prints what <paramref name="decide"/> returns (markup), then runs instances and follows this one and
+    /// the other interrupted ones to the end.
+    /// </summary>
+    public async Task<int> DecideAndFollowAsync(Func<JailwfEngine, string, Task<string>> decide, CancellationToken cancellationToken)
+    {
+        var (engine, id) = await StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
+        await using var _ = engine.ConfigureAwait(false);
+        AnsiConsole.MarkupLine(await decide(engine, id).ConfigureAwait(false));
+        await engine.RunInstancesAsync(cancellationToken).ConfigureAwait(false);
+        var others = await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false);
+        return await Monitor.FollowAsync(engine.Queries, [id, .. others], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Refuses (nothing started, nothing changed) when the instance is unknown or <paramref name="fits"/> says its state does
     /// not fit <paramref name="verb"/>; read-only, before any engine starts (an engine start would run other instances).
     /// A database with an older schema is left to the engine's own check.

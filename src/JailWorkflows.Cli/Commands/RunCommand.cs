@@ -114,21 +114,14 @@ internal sealed class ResumeCommand : AsyncCommand<ResumeCommand.Settings>
             return served;
         }
 
-        var (engine, id) = await settings.StartEngineForInstanceAsync(cancellationToken, runInstances: false).ConfigureAwait(false);
-        await using var _ = engine.ConfigureAwait(false);
-        var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
-        if (await engine.ResumeAsync(id, settings.Reason, cancellationToken).ConfigureAwait(false))
-        {
-            AnsiConsole.MarkupLine($"resumed instance {id} at step {Markup.Escape(view!.Current?.Id ?? "?")}");
-        }
-        else
-        {
-            AnsiConsole.MarkupLine($"continuing interrupted instance {id}");
-        }
-
-        await engine.RunInstancesAsync(cancellationToken).ConfigureAwait(false);
-
-        var others = await Monitor.AlsoRunningAsync(engine, id, cancellationToken).ConfigureAwait(false);
-        return await Monitor.FollowAsync(engine.Queries, [id, .. others], cancellationToken).ConfigureAwait(false);
+        return await settings.DecideAndFollowAsync(
+            async (engine, id) =>
+            {
+                var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
+                return await engine.ResumeAsync(id, settings.Reason, cancellationToken).ConfigureAwait(false)
+                    ? $"resumed instance {id} at step {Markup.Escape(view!.Current?.Id ?? "?")}"
+                    : $"continuing interrupted instance {id}";
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 }
