@@ -102,6 +102,86 @@ public sealed class NightlyBuildworldTests(LabFixture lab)
     }
 
     /// <summary>
+    /// UpgradeJails under a SIGKILL: serve dies while the upgrade-jail instance that UpgradeJails started runs its installworld
+    /// host job. After serve's restart the nightly instance goes on waiting for the same child (no second upgrade-jail
+    /// instance), the child re-attaches to its installworld job (one job start), and the jail ends on the new world.
+    /// </summary>
+    [LabFact]
+    public async Task UpgradeJails_survives_a_SIGKILL_of_serve_while_its_upgrade_instance_installs_the_world()
+    {
+        var run = Consolidation.Create(lab, "nightly-kill", "ServerC", "serverc-nk", "127.0.20.102", buildStageSeconds: 0.1);
+        var workflows = WriteWorkflowsWithOpenWindow(run.Directory);
+        string[] serveArgs = ["serve", "--db", run.Database, "--workflows", workflows, "--poll", "0.3"];
+        Jailwf? serve = null;
+        try
+        {
+            var consolidated = await run.RunToEndAsync(RunTimeout, run.RunArgs);
+            Assert.True(consolidated.Exit == 0, $"consolidation: exit {consolidated.Exit}\n{consolidated.StdOut}\n{consolidated.StdErr}");
+            var newvers = Path.Combine(run.Plan.JailHost.SrcDir, "sys/conf/newvers.sh");
+            await File.WriteAllTextAsync(newvers, (await File.ReadAllTextAsync(newvers)).Replace("BRANCH=\"RELEASE\"", "BRANCH=\"RELEASE-p1\"", StringComparison.Ordinal));
+
+            serve = Jailwf.Start(serveArgs);
+            await serve.WaitForServeAsync(run.Database, TimeSpan.FromMinutes(1));
+            using (var night = Jailwf.Start("run", "nightly-buildworld", "--plan", run.PlanFile, "--db", run.Database, "--workflows", workflows, "--poll", "0.3"))
+            {
+                await Wait.UntilAsync(
+                    async () =>
+                    {
+                        Assert.False(serve.HasExited, $"serve exited:\n{serve.StdOut}\n{serve.StdErr}");
+                        Assert.False(night.HasExited, $"the nightly run ended before its upgrade installed the world:\n{night.StdOut}\n{night.StdErr}");
+                        var child = (await run.InstancesAsync()).SingleOrDefault(i => i.Definition == "upgrade-jail");
+                        return child is not null && (await run.JournalAsync(child.Id)).Any(e => e.Kind == JournalEntryKind.JobStarted && e.Step == "installworld");
+                    },
+                    RunTimeout,
+                    "the upgrade-jail instance's installworld job to start");
+                serve.Kill();
+                night.Kill();
+            }
+
+            serve.Dispose();
+            serve = Jailwf.Start(serveArgs);
+            await serve.WaitForServeAsync(run.Database, TimeSpan.FromMinutes(1));
+            var approved = new HashSet<string>(StringComparer.Ordinal);
+            await Wait.UntilAsync(
+                async () =>
+                {
+                    Assert.False(serve.HasExited, $"serve exited:\n{serve.StdOut}\n{serve.StdErr}");
+                    var instances = await run.InstancesAsync();
+                    Assert.DoesNotContain(instances, i => i.State is InstanceState.Incident or InstanceState.Aborted);
+                    foreach (var waiting in instances.Where(i => i.Definition == "upgrade-jail" && i.State == InstanceState.AwaitingApproval && !approved.Contains(i.Id)))
+                    {
+                        var approve = await Jailwf.RunAsync(RunTimeout, "approve", waiting.Id, "--reason", "nightly kill e2e: the jail's files are kept", "--db", run.Database, "--poll", "0.3");
+                        Assert.True(approve.Exit is 0 or 4, $"approve: exit {approve.Exit}\n{approve.StdOut}\n{approve.StdErr}");
+                        approved.Add(waiting.Id);
+                    }
+
+                    return instances.Any(i => i.Definition == "nightly-buildworld" && i.State == InstanceState.Complete);
+                },
+                RunTimeout,
+                "the nightly instance to complete after serve's restart");
+
+            var all = await run.InstancesAsync();
+            var upgrade = Assert.Single(all, i => i.Definition == "upgrade-jail");
+            Assert.Equal(InstanceState.Complete, upgrade.State);
+            var nightly = Assert.Single(all, i => i.Definition == "nightly-buildworld");
+            Assert.Contains(await run.JournalAsync(nightly.Id), e => e.Step == "upgrade" && e.Message.Contains($"upgraded by instance {upgrade.Id}", StringComparison.Ordinal));
+            var upgradeJournal = await run.JournalAsync(upgrade.Id);
+            Assert.Single(upgradeJournal, e => e.Kind == JournalEntryKind.JobStarted && e.Step == "installworld");
+            Assert.Equal("FreeBSD 14.1-RELEASE-p1", (await File.ReadAllTextAsync(Path.Combine(run.JailRoot, "usr/share/misc/lab-world-version"))).Trim());
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            Assert.Contains("ServerC", await http.GetStringAsync(new Uri("http://127.0.20.102/")), StringComparison.Ordinal);
+
+            serve.Terminate();
+            Assert.Equal(0, await serve.WaitAsync(RunTimeout));
+        }
+        finally
+        {
+            serve?.Dispose();
+            await run.StopJailAsync();
+        }
+    }
+
+    /// <summary>
     /// <c>jailwf run nightly-buildworld</c> through serve; while it follows the nightly instance, an upgrade-jail instance that
     /// waits for an approval (the jail's /etc files) is approved through serve, as an admin would. Returns the run's result.
     /// </summary>
