@@ -63,34 +63,34 @@ internal sealed class CheckpointFigure : Figure
             new("trivial step time, WorkflowCore + our store, one instance alone", Ms(1000 / sqliteRate1), $"{1000 / sqliteRate1 / p50:0.0}x a checkpoint commit (p50)"),
         };
 
+        var mean = (string method, int instances) => throughput[(method, instances)].TotalMilliseconds.ToString("0.##", CultureInfo.InvariantCulture);
         var method = string.Create(CultureInfo.InvariantCulture, $"""
-            **Commit latency**: a consolidation instance (the plan of `workflows/plans/example.yaml` as its data, three execution
-            pointers, the third active) is stored with our `SqlitePersistenceProvider` on a fresh SQLite file (WAL,
-            `synchronous=NORMAL`, as the engine opens it) in the bench's work directory. Each commit changes the active pointer's
-            `PersistenceData` (an `ActivityState`: phase, job id, a growing output offset; {checkpointBytes} bytes stored) and its
-            wake-up time and calls `PersistWorkflow`, as WorkflowCore does after a step returns `Sleep` with a checkpoint. Every
-            commit is timed alone (Stopwatch): {warmup} warm-up commits, then {samples}. The floor is the least any SQLite store
-            can do for it: on one open connection with the same pragmas, `BEGIN; UPDATE` of one row with a text of the same size
-            `; COMMIT`, in a second file in the same directory, one floor commit after each of ours (interleaved). Nearest-rank
-            percentiles.
+            **Commit latency**: a consolidation instance (the plan of `workflows/plans/example.yaml` as its data, three
+            execution pointers, the third active) is stored with our `SqlitePersistenceProvider` on a fresh SQLite file (WAL,
+            `synchronous=NORMAL`, as the engine opens it) in the bench's work directory. Each commit changes the active
+            pointer's `PersistenceData` (an `ActivityState`: phase, job id, a growing output offset; {checkpointBytes} bytes
+            stored) and its wake-up time and calls `PersistWorkflow`, as WorkflowCore does after a step returns `Sleep` with a
+            checkpoint. Every commit is timed alone (Stopwatch): {warmup} warm-up commits, then {samples}; the last checkpoint
+            is read back to check it was stored. The floor is the least any SQLite store can do for it: one open connection
+            with the same pragmas, `BEGIN; UPDATE` of one row with a text of the same size `; COMMIT`, in a second file in the
+            same directory, one floor commit after each of ours (interleaved). Nearest-rank percentiles.
 
             **Step throughput** (BenchmarkDotNet {typeof(BenchmarkRunner).Assembly.GetName().Version?.ToString(3)}, in-process
-            emit toolchain, {iterations} measured iterations after 2 warm-ups, one invocation each): one operation starts
-            1 or 10 instances (BenchmarkDotNet parameter) of a chain of {StepThroughputBenchmarks.Steps} trivial steps (a `StepBody` that returns
-            `Next`), with the same plan as instance data, and ends when the last instance is *stored* as complete (a counting
-            wrapper around the store, on both sides). Baseline: WorkflowCore 3.22 with its default store
-            (`MemoryPersistenceProvider`); ours: the same host with `SqlitePersistenceProvider`. Both hosts are configured alike,
-            as the engine configures its own: poll interval {StepThroughputBenchmarks.PollInterval.TotalSeconds:0.#} s, idle time
-            {StepThroughputBenchmarks.IdleTime.TotalMilliseconds:0} ms, WorkflowCore's default concurrency (MaxConcurrentWorkflows =
-            max(cores, 4)) and its single-node queue. Neither poll paces the chain: WorkflowCore runs one step per pass and
-            persists the instance after each, and when the next step is due at once its consumer queues the instance again
-            without waiting (`WorkflowConsumer.FutureQueue`; the queue's dequeue blocks instead of polling); the runnable
-            poller (every poll interval) only finds instances that are already queued. Steps per second =
-            instances x steps / BenchmarkDotNet's mean operation time (10 instances: in-memory
-            {throughput[(nameof(StepThroughputBenchmarks.InMemory), 10)].TotalMilliseconds:0.##} ms, ours
-            {throughput[(nameof(StepThroughputBenchmarks.Sqlite), 10)].TotalMilliseconds:0.#} ms; one instance: in-memory
-            {throughput[(nameof(StepThroughputBenchmarks.InMemory), 1)].TotalMilliseconds:0.##} ms, ours
-            {throughput[(nameof(StepThroughputBenchmarks.Sqlite), 1)].TotalMilliseconds:0.#} ms).
+            emit toolchain, 2 warm-up and {iterations} measured iterations of one invocation each): one operation starts 1 or
+            10 instances (a BenchmarkDotNet parameter) of a chain of {StepThroughputBenchmarks.Steps} trivial steps (a
+            `StepBody` that returns `Next`, compiled as the engine compiles its definitions, with the same plan as instance
+            data) and ends when the last instance is *stored* as complete (a counting wrapper around the store, on both
+            sides). Baseline: WorkflowCore 3.22 with its default store (`MemoryPersistenceProvider`); ours: the same host with
+            `SqlitePersistenceProvider`. Both hosts are configured alike, as the engine configures its own: poll interval
+            {StepThroughputBenchmarks.PollInterval.TotalSeconds:0.#} s, idle time {StepThroughputBenchmarks.IdleTime.TotalMilliseconds:0} ms,
+            WorkflowCore's default concurrency (MaxConcurrentWorkflows = max(cores, 4)), single-node queue and lock, index
+            consumer on. Neither interval paces the chain: WorkflowCore runs one step per pass and persists the instance
+            after each, and when the next step is due at once its consumer queues the instance again without waiting
+            (`WorkflowConsumer.FutureQueue`; the queue's dequeue blocks rather than polls); the runnable poller only finds
+            instances that are queued already. Steps per second = instances x steps / BenchmarkDotNet's mean operation time
+            (10 instances: in-memory {mean(nameof(StepThroughputBenchmarks.InMemory), 10)} ms, ours
+            {mean(nameof(StepThroughputBenchmarks.Sqlite), 10)} ms; one instance: in-memory
+            {mean(nameof(StepThroughputBenchmarks.InMemory), 1)} ms, ours {mean(nameof(StepThroughputBenchmarks.Sqlite), 1)} ms).
             """);
         var notes = new List<string>();
         if (p50 > CommitTargetMs)
@@ -100,7 +100,7 @@ internal sealed class CheckpointFigure : Figure
 
         if (ratio < ThroughputTarget)
         {
-            notes.Add($"Step throughput misses {ThroughputTarget} of in-memory: every step is a load and a save of the instance with all its pointers (WorkflowCore persists after each step), which the in-memory store does by reference.");
+            notes.Add($"Step throughput misses {ThroughputTarget} of in-memory ({ratio:0.000}): a trivial step costs {Ms(1000 / sqliteRate1)} with our store against {Ms(1000 / memoryRate1)} in memory (one instance alone). WorkflowCore reads the instance (all its pointers and its data) from the store before every step, saves it after every step, and its index consumer reads it once more; the in-memory store hands out the same object, so each of those costs nothing there. No store that commits to disk comes near half of that with steps that do nothing (our commit alone is {Ms(p50)} p50); JailWorkflows' steps take seconds to hours of host work (DESIGN.md D2), beside which a few milliseconds per step do not count.");
         }
 
         return new FigureReport(measurements, method, notes);
@@ -277,7 +277,7 @@ internal sealed class CheckpointFigure : Figure
         return (means, iterations);
     }
 
-    private static string Ms(double ms) => ms.ToString(ms < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture) + " ms";
+    private static string Ms(double ms) => ms.ToString(ms < 0.1 ? "0.000" : ms < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture) + " ms";
 
     private static string PerSecond(double perSecond) => perSecond.ToString("#,0", CultureInfo.InvariantCulture) + " steps/s";
 }

@@ -42,9 +42,12 @@ internal sealed partial class DesignerFigure : Figure
         }
         """;
 
-    /// <summary>Records when the definition is picked (the select's change event, seen first in the capture phase).</summary>
+    /// <summary>Records when the designer tab is clicked and when the definition is picked (seen first, in the capture phase).</summary>
     private const string InitScript = """
         sessionStorage.setItem('jailwf.token', TOKEN);
+        document.addEventListener('click', e => {
+          if (e.target?.closest?.('[data-testid="nav-designer"]')) window.__jailwfDesignerAt = performance.now();
+        }, true);
         document.addEventListener('change', e => {
           if (e.target?.dataset?.testid === 'definition-select') window.__jailwfPickedAt = performance.now();
         }, true);
@@ -110,12 +113,15 @@ internal sealed partial class DesignerFigure : Figure
             var render = large.Select(l => l.RenderMs).ToList();
             var smallTotal = small.Select(l => l.TotalMs).ToList();
             var smallRender = small.Select(l => l.RenderMs).ToList();
+            var page = Percentiles.Of(large.Select(l => l.PageMs).ToList(), 50);
+            var smallPage = Percentiles.Of(small.Select(l => l.PageMs).ToList(), 50);
             var p50 = Percentiles.Of(total, 50);
             var max = total.Max();
             var measurements = new List<Measurement>
             {
                 new($"{largeSteps}-step definition, navigation to all nodes rendered, p50", Ms(p50), $"{p50 / Percentiles.Of(smallTotal, 50):0.00}x the {baseSteps}-step {BaseDefinition} ({Ms(Percentiles.Of(smallTotal, 50))})", $"<= {TargetMs:0} ms", p50 <= TargetMs),
                 new($"{largeSteps}-step definition, navigation to all nodes rendered, max", Ms(max), $"{max / smallTotal.Max():0.00}x the {baseSteps}-step one ({Ms(smallTotal.Max())})"),
+                new("page loaded (navigation to the designer tab's click), p50", Ms(page), $"{page / smallPage:0.00}x in the {baseSteps}-step loads ({Ms(smallPage)})"),
                 new($"{largeSteps}-step definition, picked in the list to all nodes rendered, p50", Ms(Percentiles.Of(render, 50)), $"{Percentiles.Of(render, 50) / Percentiles.Of(smallRender, 50):0.00}x the {baseSteps}-step one ({Ms(Percentiles.Of(smallRender, 50))})"),
             };
             var method = string.Create(CultureInfo.InvariantCulture, $"""
@@ -133,9 +139,10 @@ internal sealed partial class DesignerFigure : Figure
                 the {largeSteps}-step and the {baseSteps}-step definition alternating. Nearest-rank p50.
                 """);
             var notes = new List<string>();
+            var scriptBytes = Directory.EnumerateFiles(designer, "*.js", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             if (p50 > TargetMs)
             {
-                notes.Add($"The {largeSteps}-step load misses {TargetMs:0} ms; the {baseSteps}-step one takes {Ms(Percentiles.Of(smallTotal, 50))} in the same run (page load and API calls), the rest is layout and rendering of the larger graph ({Ms(Percentiles.Of(render, 50))} from the pick).");
+                notes.Add($"The {largeSteps}-step load misses {TargetMs:0} ms (p50 {Ms(p50)}): {Ms(page)} of it pass before the designer tab is clicked (loading the page, its {scriptBytes / 1e6:0.0} MB of script, and the instance view it opens on; the same for any definition), {Ms(Percentiles.Of(render, 50))} from the pick to the rendered graph (fetching, laying out with dagre and rendering {largeSteps} nodes; {Ms(Percentiles.Of(smallRender, 50))} for {baseSteps}), the rest is Playwright's clicks and the catalog and list fetches.");
             }
 
             return new FigureReport(measurements, method, notes);
@@ -193,7 +200,9 @@ internal sealed partial class DesignerFigure : Figure
             var renderedAt = await done.JsonValueAsync<double>().ConfigureAwait(false);
             var pickedAt = await page.EvaluateAsync<double?>("() => window.__jailwfPickedAt ?? null").ConfigureAwait(false)
                 ?? throw new InvalidOperationException("the definition list's change event was not seen");
-            return new Load(renderedAt, renderedAt - pickedAt);
+            var designerAt = await page.EvaluateAsync<double?>("() => window.__jailwfDesignerAt ?? null").ConfigureAwait(false)
+                ?? throw new InvalidOperationException("the designer tab's click was not seen");
+            return new Load(renderedAt, designerAt, renderedAt - pickedAt);
         }
         finally
         {
@@ -203,8 +212,9 @@ internal sealed partial class DesignerFigure : Figure
 
     private static string Ms(double ms) => ms.ToString("0", CultureInfo.InvariantCulture) + " ms";
 
-    /// <summary>One load: from the navigation's start and from the pick in the list, to all nodes rendered, in milliseconds.</summary>
-    private sealed record Load(double TotalMs, double RenderMs);
+    /// <summary>One load, in milliseconds: navigation to all nodes rendered, navigation to the designer tab's click (the page
+    /// loaded), and the pick in the list to all nodes rendered.</summary>
+    private sealed record Load(double TotalMs, double PageMs, double RenderMs);
 
     /// <summary>A <c>jailwf serve</c> child process, stopped with SIGTERM as a service manager stops it.</summary>
     private sealed partial class Serve : IDisposable
