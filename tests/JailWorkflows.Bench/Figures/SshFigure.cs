@@ -51,7 +51,7 @@ internal sealed class SshFigure : Figure
     {
         var quick = context.Quick;
         var repetitions = quick ? 3 : 7;
-        var roundTripsPerBatch = quick ? 40 : 200;
+        var batchTime = TimeSpan.FromSeconds(quick ? 0.5 : 2);
         var streamBytes = (quick ? 32L : 256L) * 1024 * 1024;
         var streamRepetitions = quick ? 2 : 5;
         var productBytes = (quick ? 8L : 32L) * 1024 * 1024;
@@ -115,11 +115,13 @@ internal sealed class SshFigure : Figure
                     ("SSH.NET SshCommand", () => SshNetRoundTripAsync(bare, trueCommand.Text, cancellationToken)),
                     ("OpenSSH, bare", () => OpenSshRoundTripAsync(rtServer, trueCommand.Text, cancellationToken)),
                 };
-                context.Progress($"round trips: {repetitions} interleaved batches of {roundTripsPerBatch} per side ({sides.Length} sides)");
-                var rates = await MeasureRoundTripsAsync(sides, repetitions, roundTripsPerBatch, cancellationToken).ConfigureAwait(false);
+                context.Progress($"round trips: {repetitions} interleaved batches of {batchTime.TotalSeconds:0.#} s per side ({sides.Length} sides)");
+                var rates = await MeasureRoundTripsAsync(sides, repetitions, batchTime, cancellationToken).ConfigureAwait(false);
 
                 measurements.Add(RoundTripRow("command round trips, SshHost.RunAsync(true)", rates[0], rates[1], "OpenSSH mux client running SshHost's command"));
                 measurements.Add(RoundTripRow("command round trips, bare SSH.NET SshCommand (true)", rates[2], rates[3], "OpenSSH mux client running `true`"));
+                var (product, bareRate) = (Percentiles.Of(rates[0], 50), Percentiles.Of(rates[2], 50));
+                notes.Add($"SshHost.RunAsync takes {1000 / product - 1000 / bareRate:0.00} ms more per command than a bare SSH.NET SshCommand ({product / bareRate:0.00} of its rate): its wrapper runs `/bin/sh -c` twice on the server (first to report the session's pid, so that a cancelled or timed-out command's process group can be killed; csh login shells need the outer sh) and it reads the output on its own thread. The OpenSSH mux client pays a process start per command instead.");
             }
             else
             {
@@ -222,7 +224,8 @@ internal sealed class SshFigure : Figure
             pinned `SshEndpoint.HostKey`, OpenSSH by a one-line known_hosts with `StrictHostKeyChecking=yes`). There is one
             sshd per cipher and it offers only that cipher (and, for aes-ctr, only `{Mac}`, SshHost's first MAC; OpenSSH
             would otherwise pick umac-64-etm), so both sides negotiate the same; the SSH.NET side checks the negotiated
-            cipher. SSH.NET is {sshNetVersion}, connected with SshHost's own algorithm setup (`SshHost.ConfigureAlgorithms`) and
+            cipher. sshd sets HOME to an empty directory for the sessions (`SetEnv`), so the login shell reads no rc
+            file: on a developer machine root's ~/.bashrc can cost more per command than everything measured here. SSH.NET is assembly version {sshNetVersion} (Directory.Packages.props names the package), connected with SshHost's own algorithm setup (`SshHost.ConfigureAlgorithms`) and
             host key check. **Round trips** ({RoundTripCipher}, SshHost's first choice) are timed over an already
             established connection on both sides: SshHost.RunAsync (its real path: a channel per command, the pid wrapper, output buffered)
             and a bare SSH.NET `SshCommand`, against an OpenSSH ControlMaster with one `ssh -S <socket> host <command>` per
@@ -230,8 +233,8 @@ internal sealed class SshFigure : Figure
             SshHost does per command (a new session channel and exec request on the one connection, exit status
             returned); it also pays a process start per command, which is how a script would use OpenSSH. The
             OpenSSH side runs the same command text as ours (SshHost's wrapper around `true`, or bare `true`). Each
-            side ran {repetitions} batches of {roundTripsPerBatch} sequential round trips, sides interleaved batch by batch
-            in rotating order; the value is the median batch rate. BenchmarkDotNet was not used: the work is in other
+            side ran {repetitions} batches of sequential round trips ({batchTime.TotalSeconds:0.#} s each, at least 5 round trips), sides
+            interleaved batch by batch in rotating order, after 5 warm-up round trips each; the value is the median batch rate. BenchmarkDotNet was not used: the work is in other
             processes and must interleave with the OpenSSH side. **Throughput**: `head -c {streamBytes / 1024 / 1024}M /dev/zero`
             streamed from the server to the client and discarded (SSH.NET: `SshCommand.OutputStream` read in 64 KiB
             blocks; OpenSSH: the mux client's standard output on /dev/null, written by the master), {streamRepetitions}
@@ -250,7 +253,8 @@ internal sealed class SshFigure : Figure
             $"{comparison}: {t:0} /s ({1000 / t:0.00} ms each); ratio {o / t:0.00}");
     }
 
-    private static async Task<List<double>[]> MeasureRoundTripsAsync((string Name, Func<Task> RoundTrip)[] sides, int repetitions, int perBatch, CancellationToken cancellationToken)
+    /// <summary>Runs each side in batches of at least <paramref name="batchTime"/> (and 5 round trips), sides rotating; returns each side's batch rates (round trips/s).</summary>
+    private static async Task<List<double>[]> MeasureRoundTripsAsync((string Name, Func<Task> RoundTrip)[] sides, int repetitions, TimeSpan batchTime, CancellationToken cancellationToken)
     {
         var rates = sides.Select(_ => new List<double>()).ToArray();
         foreach (var side in sides)
@@ -268,14 +272,16 @@ internal sealed class SshFigure : Figure
             {
                 var s = (k + r) % sides.Length;
                 var watch = Stopwatch.StartNew();
-                for (var i = 0; i < perBatch; i++)
+                var count = 0;
+                while (count < 5 || watch.Elapsed < batchTime)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     await sides[s].RoundTrip().ConfigureAwait(false);
+                    count++;
                 }
 
                 watch.Stop();
-                rates[s].Add(perBatch / watch.Elapsed.TotalSeconds);
+                rates[s].Add(count / watch.Elapsed.TotalSeconds);
             }
         }
 
@@ -376,7 +382,7 @@ internal sealed class SshFigure : Figure
         var lacking = new List<string>();
         if (!sshNet.Contains(cipher))
         {
-            lacking.Add($"SSH.NET {sshNetVersion} does not implement it");
+            lacking.Add($"SSH.NET (assembly {sshNetVersion}) does not implement it");
         }
         else if (!sshHost.Contains(cipher))
         {

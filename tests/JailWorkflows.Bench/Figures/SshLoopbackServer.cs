@@ -107,6 +107,12 @@ internal sealed class SshLoopbackServer : IAsyncDisposable
     private async Task StartSshdAsync(CancellationToken cancellationToken)
     {
         var config = Path.Combine(Keys.Directory, $"sshd_config-{Port}");
+
+        // An empty HOME for the sessions: the login shell (root's, bash here) then reads no rc file. Debian's bash
+        // sources ~/.bashrc in sessions started by sshd, and a developer's .bashrc (pyenv init, say) can cost
+        // hundreds of milliseconds per command, which would swamp what the figure compares: the clients.
+        var home = Path.Combine(Keys.Directory, "home");
+        Directory.CreateDirectory(home);
         File.WriteAllText(config, $"""
             ListenAddress {Address}:{Port}
             HostKey {Keys.HostKeyFile}
@@ -124,6 +130,7 @@ internal sealed class SshLoopbackServer : IAsyncDisposable
             LogLevel ERROR
             Ciphers {Cipher}
             MACs {Mac}
+            SetEnv HOME={home}
 
             """);
         File.AppendAllLines(KnownHosts, [$"[{Address}]:{Port} {Keys.HostPublicKey}"]);
