@@ -192,9 +192,19 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
     {
         using var client = serve.Client();
         var before = await client.GetStringAsync("api/v1/definitions/wait/versions/1");
+        var pinnedBefore = (int)JsonNode.Parse(before)!["instances"]!; // other tests of this class start instances of v1 too
         var pinned = await serve.StartWaitAsync(client, "apiv1");
         var v1 = (await client.GetFromJsonAsync<JsonObject>("api/v1/definitions/wait/versions/1"))!;
-        Assert.Equal(1, (int)v1["instances"]!);
+        Assert.Equal(pinnedBefore + 1, (int)v1["instances"]!);
+
+        // A refused save (invalid graph) stores no version.
+        var invalid = v1.DeepClone().AsObject();
+        invalid["steps"]!.AsArray().Add(new JsonObject { ["id"] = "ghost", ["activity"] = "NoSuchActivity" });
+        invalid["baseVersion"] = 1;
+        var refusedSave = await client.PostAsJsonAsync("api/v1/definitions", invalid);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refusedSave.StatusCode);
+        Assert.Equal("application/problem+json", refusedSave.Content.Headers.ContentType?.MediaType);
+        Assert.Equal([1], await VersionsAsync(client, "wait"));
 
         // The designer loads v1, adds a step, saves: version 2; v1 and its instance stay as they were.
         var steps = v1["steps"]!.AsArray();
@@ -218,9 +228,15 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
         // No way to change a version: saving on a stale base is refused, and there is no update endpoint.
         var stale = await client.PostAsJsonAsync("api/v1/definitions", v1);
         Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
-        Assert.Contains("version 2 now", (string?)(await stale.Content.ReadFromJsonAsync<JsonObject>())!["detail"], StringComparison.Ordinal);
+        var conflict = (await stale.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Contains("version 2 now", (string?)conflict["detail"], StringComparison.Ordinal);
+        Assert.Equal("refused", (string?)conflict["kind"]);
+        Assert.Equal([1, 2], await VersionsAsync(client, "wait"));
+        Assert.Equal(["window", "strip"], (await client.GetFromJsonAsync<JsonObject>("api/v1/definitions/wait/versions/2"))!["steps"]!.AsArray().Select(s => (string)s!["id"]!));
         Assert.False((await client.PutAsJsonAsync("api/v1/definitions/wait/versions/1", v1)).IsSuccessStatusCode);
+        Assert.False((await client.DeleteAsync("api/v1/definitions/wait/versions/1")).IsSuccessStatusCode);
         Assert.True(JsonNode.DeepEquals(original["steps"], (await client.GetFromJsonAsync<JsonObject>("api/v1/definitions/wait/versions/1"))!["steps"]));
+        Assert.Equal([1, 2], await VersionsAsync(client, "wait"));
 
         // The new version runs without a restart.
         var onV2 = await serve.StartWaitAsync(client, "apiv2", version: 2);
@@ -277,7 +293,16 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("api/v1/instances?state=sleepy")).StatusCode);
 
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"api/v1/instances/{id}/abort", new { reason = "test done" })).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsJsonAsync($"api/v1/instances/{id}/abort", new { reason = "again" })).StatusCode);
+        var aborted = (await ApiFixture.JournalAsync(client, id)).Count;
+        foreach (var action in new[] { "abort", "retry", "skip", "approve", "resume" })
+        {
+            var late = await client.PostAsJsonAsync($"api/v1/instances/{id}/{action}", new { reason = "again" });
+            Assert.True(late.StatusCode == HttpStatusCode.Conflict, $"{action} on an aborted instance: {(int)late.StatusCode}");
+            Assert.Equal("application/problem+json", late.Content.Headers.ContentType?.MediaType);
+        }
+
+        Assert.Equal(aborted, (await ApiFixture.JournalAsync(client, id)).Count);
+        Assert.Equal("aborted", (string?)(await client.GetFromJsonAsync<JsonObject>($"api/v1/instances/{id}"))!["state"]);
     }
 
     /// <summary>A Quartz cron expression that never fires while a test runs (02:00 on 1 January 2099).</summary>
@@ -319,6 +344,10 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
             (HttpMethod.Get, "api", null),
         ];
     }
+
+    /// <summary>The versions of a definition as the definition list shows them.</summary>
+    private static async Task<List<int>> VersionsAsync(HttpClient client, string id) =>
+        (await client.GetFromJsonAsync<JsonArray>("api/v1/definitions"))!.Single(d => (string?)d!["id"] == id)!["versions"]!.AsArray().Select(v => (int)v!["version"]!).ToList();
 
     /// <summary>What a refused request must not change: the definitions and their versions, the instances and their states, one instance's journal, the schedules.</summary>
     private static async Task<string> StateAsync(HttpClient client, string instance)
