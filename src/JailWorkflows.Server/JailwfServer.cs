@@ -59,7 +59,7 @@ public static partial class JailwfServer
             LogServing(logger, options.DatabasePath, socket, Environment.ProcessId);
         });
         using var stop = cancellationToken.Register(() => app.Lifetime.StopApplication());
-        WebApplication? api = null;
+        IHost? api = null;
         try
         {
             await app.StartAsync(CancellationToken.None).ConfigureAwait(false);
@@ -72,7 +72,7 @@ public static partial class JailwfServer
                     await Console.Out.WriteLineAsync($"jailwf serve: new API token (kept in {options.TokenPath}, mode 0600; 'jailwf token' shows it again): {token.Value}").ConfigureAwait(false);
                 }
 
-                api = ApiHost.Build(options, engine, app.Services.GetRequiredService<ScheduleBook>(), token, ConfigureLogging);
+                api = ApiHost.CreateHostBuilder(options, engine, app.Services.GetRequiredService<ScheduleBook>(), token, ConfigureLogging).Build();
                 await api.StartAsync(CancellationToken.None).ConfigureAwait(false);
                 var addresses = ApiHost.Addresses(api);
                 LogApi(logger, string.Join(", ", addresses), ApiHost.DesignerDirectory(options) ?? "none (API only)");
@@ -87,7 +87,14 @@ public static partial class JailwfServer
             if (api is not null)
             {
                 await api.StopAsync(CancellationToken.None).ConfigureAwait(false);
-                await api.DisposeAsync().ConfigureAwait(false);
+                if (api is IAsyncDisposable disposable)
+                {
+                    await disposable.DisposeAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    api.Dispose();
+                }
             }
 
             File.Delete(socket);

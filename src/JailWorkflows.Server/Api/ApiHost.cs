@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
@@ -47,49 +48,80 @@ public static class ApiHost
         options.Converters.Add(new RetryPolicyJsonConverter());
     }
 
-    /// <summary>Builds the API application (not started).</summary>
-    internal static WebApplication Build(ServeOptions options, JailwfEngine engine, ScheduleBook schedules, ApiToken token, Action<ILoggingBuilder> configureLogging)
-    {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "jailwf", ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        configureLogging(builder.Logging);
-        builder.WebHost.UseUrls([.. options.Urls]);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        builder.Services.AddSingleton(engine);
-        builder.Services.AddSingleton(schedules);
-        builder.Services.AddSingleton(token);
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
-        builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "JailWorkflows API";
-            document.Info.Description = "jailwf serve's HTTP API (docs/api.md). Every request needs Authorization: Bearer <token> (jailwf token).";
-            return Task.CompletedTask;
-        }));
-        var app = builder.Build();
+    /// <summary>
+    /// The API's host, not built: Kestrel on <see cref="ServeOptions.Urls"/>, the services (engine, schedules, token, JSON
+    /// conventions, problem details, OpenAPI) and the request pipeline (<see cref="Configure"/>). The one place the API is put
+    /// together: serve builds and starts it; the API tests hand it to WebApplicationFactory, which replaces Kestrel with its
+    /// in-memory TestServer and leaves everything else as serve runs it.
+    /// </summary>
+    /// <param name="options">serve's options (URLs, designer files, database).</param>
+    /// <param name="engine">The running engine the API works on.</param>
+    /// <param name="schedules">The schedules of serve's scheduler.</param>
+    /// <param name="token">The bearer token every <c>/api/</c> and <c>/openapi/</c> request must carry.</param>
+    /// <param name="configureLogging">Configures the host's logging (its default providers are cleared first).</param>
+    /// <returns>The host builder.</returns>
+    internal static IHostBuilder CreateHostBuilder(ServeOptions options, JailwfEngine engine, ScheduleBook schedules, ApiToken token, Action<ILoggingBuilder> configureLogging) =>
+        new HostBuilder()
+            .UseContentRoot(AppContext.BaseDirectory)
+            .ConfigureHostConfiguration(c => c.AddInMemoryCollection([new(HostDefaults.ApplicationKey, "jailwf")]))
+            .ConfigureLogging(logging =>
+            {
+                logging.ClearProviders();
+                configureLogging(logging);
+            })
+            .ConfigureServices(services =>
+            {
+                services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+                services.AddSingleton(engine);
+                services.AddSingleton(schedules);
+                services.AddSingleton(token);
+                services.AddSingleton(options);
+                services.AddSingleton(TimeProvider.System);
+                services.AddRouting();
+                services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
+                services.AddProblemDetails();
+                services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+                {
+                    document.Info.Title = "JailWorkflows API";
+                    document.Info.Description = "jailwf serve's HTTP API (docs/api.md). Every request needs Authorization: Bearer <token> (jailwf token).";
+                    return Task.CompletedTask;
+                }));
+            })
+            .ConfigureWebHost(web => web
+                .UseKestrel()
+                .UseUrls([.. options.Urls])
+                .Configure(app => Configure(app, DesignerDirectory(options))));
 
+    /// <summary>The request pipeline: problem details for errors, the Host and token guard, the designer's files, the endpoints.</summary>
+    private static void Configure(IApplicationBuilder app, string? designer)
+    {
+        // Routing first, as WebApplication does: a request for a designer route matches the fallback endpoint.
+        app.UseRouting();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(GuardAsync);
-        var designer = DesignerDirectory(options);
-        if (designer is not null)
+        PhysicalFileProvider? files = designer is null ? null : new PhysicalFileProvider(designer);
+        if (files is not null)
         {
-            var files = new PhysicalFileProvider(designer);
             app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
             app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
-            app.MapFallbackToFile("index.html", new StaticFileOptions { FileProvider = files });
         }
 
-        app.MapOpenApi();
-        ApiEndpoints.Map(app);
-        return app;
+        app.UseEndpoints(endpoints =>
+        {
+            if (files is not null)
+            {
+                endpoints.MapFallbackToFile("index.html", new StaticFileOptions { FileProvider = files });
+            }
+
+            endpoints.MapOpenApi();
+            ApiEndpoints.Map(endpoints);
+        });
     }
 
-    /// <summary>The addresses a started API application listens on (with the real port when 0 was asked for).</summary>
-    internal static IReadOnlyList<string> Addresses(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+    /// <summary>The addresses a started API host listens on (with the real port when 0 was asked for).</summary>
+    internal static IReadOnlyList<string> Addresses(IHost host) =>
+        host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
 
     /// <summary>The designer's built files, or null when there are none.</summary>
     internal static string? DesignerDirectory(ServeOptions options)

@@ -1,51 +1,101 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using JailWorkflows.Tests.Support;
 
 namespace JailWorkflows.Tests.Server;
 
-/// <summary>The HTTP API of <c>jailwf serve</c> (docs/api.md) through a real serve host on an ephemeral loopback port.</summary>
+/// <summary>
+/// The HTTP API of <c>jailwf serve</c> (docs/api.md) through WebApplicationFactory (<see cref="ApiFixture"/>: serve's API host
+/// on the in-memory TestServer, a real engine behind it). What needs a real socket is in <see cref="ServeApiTests"/>.
+/// </summary>
 public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
 {
     [Fact]
-    public async Task Every_api_request_needs_the_token_and_a_loopback_host_name_while_the_designer_files_do_not()
+    public async Task Every_endpoint_of_every_group_refuses_a_request_without_or_with_a_wrong_token_and_nothing_changes()
     {
-        using var none = serve.Client(token: string.Empty);
-        var refused = await none.GetAsync("api/v1/activities");
-        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
-        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
-        Assert.Equal("Bearer", Assert.Single(refused.Headers.WwwAuthenticate).Scheme);
-        var problem = await refused.Content.ReadFromJsonAsync<JsonObject>();
-        Assert.Equal("unauthorized", (string?)problem!["kind"]);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await none.GetAsync("openapi/v1.json")).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await none.GetAsync("api/v1/events?instance=x")).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await none.PostAsJsonAsync("api/v1/definitions", new { id = "sneaky", steps = new[] { new { id = "a", activity = "Strip" } } })).StatusCode);
-
-        using var wrong = serve.Client(token: serve.Token[..^1] + (serve.Token[^1] == 'A' ? 'B' : 'A'));
-        var wrongAnswer = await wrong.GetAsync("api/v1/activities");
-        Assert.Equal(HttpStatusCode.Unauthorized, wrongAnswer.StatusCode);
-        Assert.Equal("Wrong token", (string?)(await wrongAnswer.Content.ReadFromJsonAsync<JsonObject>())!["title"]);
-
         using var client = serve.Client();
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/v1/activities")).StatusCode);
-        var openApi = await client.GetStringAsync("openapi/v1.json");
-        Assert.Contains("/api/v1/definitions/validate", openApi, StringComparison.Ordinal);
+        var instance = await serve.StartWaitAsync(client, "apiauth");
+        var added = await client.PostAsJsonAsync("api/v1/schedules", new { definition = "wait", plan = LocalPlans.Yaml(serve.Dir, jailName: "apiauthsched"), cron = NeverCron });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        var schedule = (string)(await added.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+        var before = await StateAsync(client, instance);
+        var engineBefore = (await serve.Engine.Queries.ListAsync()).Select(v => v.Id).Order(StringComparer.Ordinal).ToList();
 
-        // A page of another site that resolves its name to 127.0.0.1 (DNS rebinding) is refused, token or not.
-        using var rebound = new HttpRequestMessage(HttpMethod.Get, "api/v1/activities");
-        rebound.Headers.Host = "evil.example";
-        var reboundAnswer = await client.SendAsync(rebound);
-        Assert.Equal(HttpStatusCode.BadRequest, reboundAnswer.StatusCode);
-        Assert.Contains("not a loopback", await reboundAnswer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-
-        Assert.Contains("jailwf designer", await none.GetStringAsync("/"), StringComparison.Ordinal);
-        if (!OperatingSystem.IsWindows())
+        var wrongToken = serve.Token[..^1] + (serve.Token[^1] == 'A' ? 'B' : 'A');
+        foreach (var (authorization, title, challenge) in new (string?, string, string)[]
         {
-            Assert.Equal(ServeFileMode, File.GetUnixFileMode(JailWorkflows.Server.ServeOptions.TokenPathOf(serve.Database)));
+            (null, "Token required", "Bearer"),
+            ("Bearer " + wrongToken, "Wrong token", "Bearer error=\"invalid_token\""),
+            ("Bearer", "Wrong token", "Bearer error=\"invalid_token\""),
+            ("Basic " + serve.Token, "Wrong token", "Bearer error=\"invalid_token\""),
+        })
+        {
+            using var refused = serve.Client(token: string.Empty);
+            foreach (var (method, path, body) in Endpoints(serve, instance, schedule))
+            {
+                using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+                if (authorization is not null)
+                {
+                    request.Headers.TryAddWithoutValidation("Authorization", authorization);
+                }
+
+                using var response = await refused.SendAsync(request);
+                var what = $"{method} {path} with {authorization ?? "no Authorization"}";
+                Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{what}: {(int)response.StatusCode}");
+                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                Assert.Equal(challenge, string.Join(", ", response.Headers.GetValues("WWW-Authenticate")));
+                var problem = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+                Assert.Equal(401, (int)problem["status"]!);
+                Assert.Equal("unauthorized", (string?)problem["kind"]);
+                Assert.True(title == (string?)problem["title"], $"{what}: {problem.ToJsonString()}");
+            }
         }
+
+        // Nothing was stored, started, decided, paused or removed by the refused requests.
+        Assert.Equal(before, await StateAsync(client, instance));
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("api/v1/definitions/sneaky")).StatusCode);
+        Assert.Equal(engineBefore, (await serve.Engine.Queries.ListAsync()).Select(v => v.Id).Order(StringComparer.Ordinal));
+
+        // The same requests with the token are answered.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/v1/activities")).StatusCode);
+        Assert.Contains("/api/v1/definitions/validate", await client.GetStringAsync("openapi/v1.json"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"api/v1/schedules/{schedule}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"api/v1/instances/{instance}/abort", new { reason = "test done" })).StatusCode);
     }
 
-    private const UnixFileMode ServeFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    [Fact]
+    public async Task A_host_name_that_is_not_loopback_is_refused_token_or_not_while_the_designer_files_need_no_token()
+    {
+        var instances = (await serve.Engine.Queries.ListAsync()).Count;
+        foreach (var foreign in new[] { "evil.example", "evil.example:5080", "localhost.evil.example", "10.0.0.1", "[fe80::1]" })
+        {
+            // A page of another site whose name resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host.
+            using var rebound = serve.ClientFor(foreign);
+            foreach (var path in new[] { "api/v1/definitions", "/", "openapi/v1.json" })
+            {
+                var answer = await rebound.GetAsync(path);
+                Assert.True(answer.StatusCode == HttpStatusCode.BadRequest, $"{foreign} {path}: {(int)answer.StatusCode}");
+                var problem = (await answer.Content.ReadFromJsonAsync<JsonObject>())!;
+                Assert.Equal("Host not allowed", (string?)problem["title"]);
+                Assert.Contains("not a loopback", (string?)problem["detail"], StringComparison.Ordinal);
+            }
+
+            var start = await rebound.PostAsJsonAsync("api/v1/instances", new { definition = "wait", plan = LocalPlans.Yaml(serve.Dir, jailName: "apirebound") });
+            Assert.Equal(HttpStatusCode.BadRequest, start.StatusCode);
+        }
+
+        Assert.Equal(instances, (await serve.Engine.Queries.ListAsync()).Count);
+        foreach (var loopback in new[] { "localhost", "127.0.0.1:5080", "127.1.2.3", "[::1]", "designer.localhost" })
+        {
+            using var near = serve.ClientFor(loopback);
+            Assert.Equal(HttpStatusCode.OK, (await near.GetAsync("api/v1/activities")).StatusCode);
+        }
+
+        using var none = serve.Client(token: string.Empty);
+        Assert.Contains("jailwf designer", await none.GetStringAsync("/"), StringComparison.Ordinal);
+        Assert.Contains("jailwf designer", await none.GetStringAsync("/instances/0123456789abcdef"), StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task The_catalog_shows_each_activity_with_its_input_schema_recovery_retry_and_dependencies()
@@ -142,9 +192,19 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
     {
         using var client = serve.Client();
         var before = await client.GetStringAsync("api/v1/definitions/wait/versions/1");
+        var pinnedBefore = (int)JsonNode.Parse(before)!["instances"]!; // other tests of this class start instances of v1 too
         var pinned = await serve.StartWaitAsync(client, "apiv1");
         var v1 = (await client.GetFromJsonAsync<JsonObject>("api/v1/definitions/wait/versions/1"))!;
-        Assert.Equal(1, (int)v1["instances"]!);
+        Assert.Equal(pinnedBefore + 1, (int)v1["instances"]!);
+
+        // A refused save (invalid graph) stores no version.
+        var invalid = v1.DeepClone().AsObject();
+        invalid["steps"]!.AsArray().Add(new JsonObject { ["id"] = "ghost", ["activity"] = "NoSuchActivity" });
+        invalid["baseVersion"] = 1;
+        var refusedSave = await client.PostAsJsonAsync("api/v1/definitions", invalid);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refusedSave.StatusCode);
+        Assert.Equal("application/problem+json", refusedSave.Content.Headers.ContentType?.MediaType);
+        Assert.Equal([1], await VersionsAsync(client, "wait"));
 
         // The designer loads v1, adds a step, saves: version 2; v1 and its instance stay as they were.
         var steps = v1["steps"]!.AsArray();
@@ -168,9 +228,15 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
         // No way to change a version: saving on a stale base is refused, and there is no update endpoint.
         var stale = await client.PostAsJsonAsync("api/v1/definitions", v1);
         Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
-        Assert.Contains("version 2 now", (string?)(await stale.Content.ReadFromJsonAsync<JsonObject>())!["detail"], StringComparison.Ordinal);
+        var conflict = (await stale.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Contains("version 2 now", (string?)conflict["detail"], StringComparison.Ordinal);
+        Assert.Equal("refused", (string?)conflict["kind"]);
+        Assert.Equal([1, 2], await VersionsAsync(client, "wait"));
+        Assert.Equal(["window", "strip"], (await client.GetFromJsonAsync<JsonObject>("api/v1/definitions/wait/versions/2"))!["steps"]!.AsArray().Select(s => (string)s!["id"]!));
         Assert.False((await client.PutAsJsonAsync("api/v1/definitions/wait/versions/1", v1)).IsSuccessStatusCode);
+        Assert.False((await client.DeleteAsync("api/v1/definitions/wait/versions/1")).IsSuccessStatusCode);
         Assert.True(JsonNode.DeepEquals(original["steps"], (await client.GetFromJsonAsync<JsonObject>("api/v1/definitions/wait/versions/1"))!["steps"]));
+        Assert.Equal([1, 2], await VersionsAsync(client, "wait"));
 
         // The new version runs without a restart.
         var onV2 = await serve.StartWaitAsync(client, "apiv2", version: 2);
@@ -227,117 +293,72 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("api/v1/instances?state=sleepy")).StatusCode);
 
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"api/v1/instances/{id}/abort", new { reason = "test done" })).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsJsonAsync($"api/v1/instances/{id}/abort", new { reason = "again" })).StatusCode);
+        var aborted = (await ApiFixture.JournalAsync(client, id)).Count;
+        foreach (var action in new[] { "abort", "retry", "skip", "approve", "resume" })
+        {
+            var late = await client.PostAsJsonAsync($"api/v1/instances/{id}/{action}", new { reason = "again" });
+            Assert.True(late.StatusCode == HttpStatusCode.Conflict, $"{action} on an aborted instance: {(int)late.StatusCode}");
+            Assert.Equal("application/problem+json", late.Content.Headers.ContentType?.MediaType);
+        }
+
+        Assert.Equal(aborted, (await ApiFixture.JournalAsync(client, id)).Count);
+        Assert.Equal("aborted", (string?)(await client.GetFromJsonAsync<JsonObject>($"api/v1/instances/{id}"))!["state"]);
     }
 
-    [Fact]
-    public async Task The_event_stream_delivers_the_instance_and_each_appended_journal_entry_and_resumes_after_last_event_id()
+    /// <summary>A Quartz cron expression that never fires while a test runs (02:00 on 1 January 2099).</summary>
+    private const string NeverCron = "0 0 2 1 1 ? 2099";
+
+    /// <summary>Every endpoint of every group (health, activities, definitions, instances, decisions, approvals, schedules, events, OpenAPI, unknown paths), with a body that would change something if it were accepted.</summary>
+    private static IEnumerable<(HttpMethod Method, string Path, object? Body)> Endpoints(ApiFixture serve, string instance, string schedule)
     {
-        using var client = serve.Client();
-        var id = await serve.StartWaitAsync(client, "apievents");
-        var existing = await ApiFixture.JournalAsync(client, id);
-        using var deadline = new CancellationTokenSource(ApiFixture.Deadline);
-
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/events?instance={id}");
-        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        using var events = new SseReader(await response.Content.ReadAsStreamAsync(deadline.Token));
-        var first = await events.NextAsync(deadline.Token);
-        Assert.Equal("instance", first.Event);
-        Assert.Equal("running", (string?)JsonNode.Parse(first.Data)!["state"]);
-        var replayed = new List<long>();
-        while (replayed.Count < existing.Count)
-        {
-            var next = await events.NextAsync(deadline.Token);
-            Assert.Equal("journal", next.Event);
-            replayed.Add(long.Parse(next.Id!, System.Globalization.CultureInfo.InvariantCulture));
-        }
-
-        Assert.Equal(existing.Select(e => (long)e!["id"]!), replayed);
-
-        // An operator action appends a journal entry: the open stream delivers it.
-        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"api/v1/instances/{id}/resume", new { reason = "poke the stream" })).StatusCode);
-        var appended = await events.NextAsync(deadline.Token, e => e.Event == "journal");
-        var entry = JsonNode.Parse(appended.Data)!;
-        Assert.Equal("operatorAction", (string?)entry["kind"]);
-        Assert.Contains("poke the stream", (string?)entry["message"], StringComparison.Ordinal);
-
-        // Resumed after that entry: only what came later (the abort) arrives, and the instance's change with it.
-        using var again = new HttpRequestMessage(HttpMethod.Get, $"api/v1/events?instance={id}");
-        again.Headers.Add("Last-Event-ID", appended.Id);
-        using var resumed = await client.SendAsync(again, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-        using var later = new SseReader(await resumed.Content.ReadAsStreamAsync(deadline.Token));
-        Assert.Equal("instance", (await later.NextAsync(deadline.Token)).Event);
-        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"api/v1/instances/{id}/abort", new { reason = "test done" })).StatusCode);
-        long? abortEntry = null;
-        string? state = null;
-        while (abortEntry is null || state != "aborted")
-        {
-            var next = await later.NextAsync(deadline.Token);
-            if (next.Event == "journal")
-            {
-                abortEntry = long.Parse(next.Id!, System.Globalization.CultureInfo.InvariantCulture);
-                Assert.True(abortEntry > long.Parse(appended.Id!, System.Globalization.CultureInfo.InvariantCulture), "only entries after Last-Event-ID");
-            }
-            else
-            {
-                state = (string?)JsonNode.Parse(next.Data)!["state"];
-            }
-        }
-
-        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("api/v1/events?instance=ffffffffffffffff", deadline.Token)).StatusCode);
+        var sneaky = new { id = "sneaky", steps = new[] { new { id = "a", activity = "Strip" } } };
+        var wait = new { id = "wait", baseVersion = 1, steps = new[] { new { id = "a", activity = "Strip" } } };
+        var plan = LocalPlans.Yaml(serve.Dir, jailName: "apisneaky");
+        return
+        [
+            (HttpMethod.Get, "api/v1/health", null),
+            (HttpMethod.Get, "api/v1/activities", null),
+            (HttpMethod.Get, "api/v1/activities/Strip", null),
+            (HttpMethod.Get, "api/v1/definitions", null),
+            (HttpMethod.Get, "api/v1/definitions/wait", null),
+            (HttpMethod.Get, "api/v1/definitions/wait/versions/1", null),
+            (HttpMethod.Post, "api/v1/definitions/validate", sneaky),
+            (HttpMethod.Post, "api/v1/definitions", sneaky),
+            (HttpMethod.Post, "api/v1/definitions", wait),
+            (HttpMethod.Get, "api/v1/instances", null),
+            (HttpMethod.Post, "api/v1/instances", new { definition = "wait", plan }),
+            (HttpMethod.Get, $"api/v1/instances/{instance}", null),
+            (HttpMethod.Get, $"api/v1/instances/{instance}/journal", null),
+            (HttpMethod.Get, $"api/v1/instances/{instance}/approval/diffs", null),
+            .. new[] { "retry", "skip", "approve", "resume", "abort" }.Select(a => (HttpMethod.Post, $"api/v1/instances/{instance}/{a}", (object?)new { reason = "sneaky" })),
+            (HttpMethod.Get, "api/v1/schedules", null),
+            (HttpMethod.Post, "api/v1/schedules", new { definition = "wait", plan, cron = "* * * * * ?" }),
+            (HttpMethod.Get, $"api/v1/schedules/{schedule}", null),
+            (HttpMethod.Get, $"api/v1/schedules/{schedule}/events", null),
+            (HttpMethod.Post, $"api/v1/schedules/{schedule}/pause", null),
+            (HttpMethod.Post, $"api/v1/schedules/{schedule}/resume", null),
+            (HttpMethod.Delete, $"api/v1/schedules/{schedule}", null),
+            (HttpMethod.Get, $"api/v1/events?instance={instance}", null),
+            (HttpMethod.Get, "openapi/v1.json", null),
+            (HttpMethod.Get, "api/v1/no-such-endpoint", null),
+            (HttpMethod.Get, "api", null),
+        ];
     }
 
-    /// <summary>Reads Server-Sent Events (event, id, data) from a response stream.</summary>
-    private sealed class SseReader(Stream stream) : IDisposable
+    /// <summary>The versions of a definition as the definition list shows them.</summary>
+    private static async Task<List<int>> VersionsAsync(HttpClient client, string id) =>
+        (await client.GetFromJsonAsync<JsonArray>("api/v1/definitions"))!.Single(d => (string?)d!["id"] == id)!["versions"]!.AsArray().Select(v => (int)v!["version"]!).ToList();
+
+    /// <summary>What a refused request must not change: the definitions and their versions, the instances and their states, one instance's journal, the schedules.</summary>
+    private static async Task<string> StateAsync(HttpClient client, string instance)
     {
-        private readonly StreamReader _reader = new(stream);
-
-        public async Task<(string? Event, string? Id, string Data)> NextAsync(CancellationToken ct, Func<(string? Event, string? Id, string Data), bool>? which = null)
-        {
-            while (true)
-            {
-                string? name = null, id = null;
-                var data = new List<string>();
-                while (await _reader.ReadLineAsync(ct) is { } line)
-                {
-                    if (line.Length == 0)
-                    {
-                        if (name is not null || data.Count > 0)
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    if (line.StartsWith(':'))
-                    {
-                        continue;
-                    }
-
-                    var (field, value) = line.IndexOf(':') is var colon and >= 0 ? (line[..colon], line[(colon + 1)..].TrimStart()) : (line, string.Empty);
-                    switch (field)
-                    {
-                        case "event": name = value; break;
-                        case "id": id = value; break;
-                        case "data": data.Add(value); break;
-                    }
-                }
-
-                var found = (name, id, string.Join('\n', data));
-                if (name is null && data.Count == 0)
-                {
-                    throw new EndOfStreamException("the event stream ended");
-                }
-
-                if (which is null || which(found))
-                {
-                    return found;
-                }
-            }
-        }
-
-        public void Dispose() => _reader.Dispose();
+        var definitions = (await client.GetFromJsonAsync<JsonArray>("api/v1/definitions"))!
+            .Select(d => $"{d!["id"]} v{string.Join(",", d["versions"]!.AsArray().Select(v => (int)v!["version"]!))}");
+        var instances = (await client.GetFromJsonAsync<JsonArray>("api/v1/instances"))!
+            .Select(v => $"{v!["id"]} {v["state"]}/{v["status"]}").Order(StringComparer.Ordinal);
+        var journal = (await ApiFixture.JournalAsync(client, instance)).Select(e => (long)e!["id"]!);
+        var schedules = (await client.GetFromJsonAsync<JsonArray>("api/v1/schedules"))!
+            .Select(v => $"{v!["id"]} paused={v["paused"]} next={v["nextFire"]}");
+        return $"definitions: {string.Join("; ", definitions)}\ninstances: {string.Join("; ", instances)}\njournal of {instance}: {string.Join(",", journal)}\nschedules: {string.Join("; ", schedules)}";
     }
 }
