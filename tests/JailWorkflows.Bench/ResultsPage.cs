@@ -28,8 +28,26 @@ internal static partial class ResultsPage
                 : text.TrimEnd('\n') + "\n\n" + section;
         }
 
-        File.WriteAllText(path, text);
+        File.WriteAllText(path, InOrder(text));
     }
+
+    /// <summary>The page with its figure sections in the order of <see cref="Program.Figures"/> (issue 7's order), whatever order runs wrote them in.</summary>
+    private static string InOrder(string text)
+    {
+        var sections = SectionPattern().Matches(text).ToList();
+        if (sections.Count < 2)
+        {
+            return text;
+        }
+
+        var rank = Program.Figures.Select((f, i) => (f.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
+        var ordered = sections.OrderBy(m => rank.GetValueOrDefault(m.Groups["name"].Value, int.MaxValue)).Select(m => m.Value.TrimEnd('\n') + "\n");
+        var head = text[..sections[0].Index].TrimEnd('\n');
+        return head + "\n\n" + string.Join("\n", ordered);
+    }
+
+    [GeneratedRegex(@"<!-- figure:(?<name>[a-z0-9-]+) -->.*?<!-- /figure:\k<name> -->\n?", RegexOptions.Singleline)]
+    private static partial Regex SectionPattern();
 
     /// <summary>One figure's section in markdown.</summary>
     public static string Section(Figure figure, FigureReport report, string machine, DateTimeOffset date, bool quick)
