@@ -45,9 +45,6 @@ internal sealed class ResumeFigure : Figure
                 F($"a restart from scratch: {Kib(transfer.ScratchBytes)} ({string.Join(" + ", transfer.Partitions.Select(p => $"{p.MountPoint} {Kib(p.Bytes)}"))}); ours = {(double)resent / transfer.ScratchBytes:0.00}x"),
                 "only the interrupted partition is sent again",
                 onlyLast && resent == last.Bytes),
-            new("bytes of the whole resumed transfer (before the break, lost in it, after it)",
-                F($"{Kib(transfer.TotalBytes)}"),
-                F($"restart from scratch: {Kib(transfer.TotalBytes - resent + transfer.ScratchBytes)}")),
             new(F($"buildworld killed at {build.KilledAt:P0} and resumed (NO_CLEAN): the resumed build's time"),
                 F($"{build.Resumed.TotalSeconds:0.00} s = {ratio:P0} of a clean build"),
                 F($"clean build: {build.Clean.TotalSeconds:0.00} s (7 stages of {stageSeconds:0.#} s)"),
@@ -60,13 +57,14 @@ internal sealed class ResumeFigure : Figure
             notes.Add($"Host jobs started after the break: {string.Join(", ", transfer.StartedAfterCut)}.");
         }
 
+        notes.Add("Killing a build's host job by its process group (what `jailwf abort`, the watchdog and HostJobs.KillAsync do) does not end it: make -j (bmake, FreeBSD's make) runs each job in a process group of its own, so the job's shell and its children build on after make is gone, and the host job then reads as lost while they still write into the object tree. This figure kills every process of the job (the supervisor and its descendants) instead.");
         if (ratio > 0.30)
         {
-            notes.Add(F($"The lab's world is built in 7 stages and a stage is the unit NO_CLEAN keeps: a build killed at {build.KilledAt:P0} has finished {build.StagesDone} stages, so the resumed build redoes {7 - build.StagesDone} of 7 ({(7 - build.StagesDone) / 7.0:P0} of the stage work) plus bmake's start; a real buildworld's NO_CLEAN keeps finished objects at a much finer grain."));
+            notes.Add(F($"The lab's world is built in 7 stages (each a {stageSeconds:0.#} s sleep plus its work) and a stage is the unit NO_CLEAN keeps: the build killed at {build.KilledAt:P0} had finished {build.StagesDone}, so the resumed build redid {7 - build.StagesDone} (the last, 'building everything', also carries most of the lab build's own work: the userland's links), plus make's start. A real buildworld's NO_CLEAN keeps finished objects at a much finer grain."));
         }
 
         var method = F($"""
-            One lab of its own ({Server}: `/`, `/usr`, `/var` on ext4 images on loop devices; jail host on 127.0.10.1), every run through `jailwf` as its own process (`--poll 0.3`, each step retrying after 1 s). **(a)** First an uninterrupted `jailwf run` of a one-step definition (TransferPartitions) gives each partition's dump size (dump's `N blocks` line in the journal): a restart from scratch sends all of them again. Then a second run in a fresh bed, with the lab's `LAB_DUMP_PAUSE` knob holding the dump of `{transfer.Partitions[^1].MountPoint}` after {transfer.CutFraction:P0} of its size: once restore on the jail host has read that much (`rchar` in /proc/<pid>/io of restore), restore is killed (SIGKILL), the knob cleared, and the engine's own retry finishes the step. Bytes sent again are those of the host jobs started after the break (their dumps' sizes). **(b)** The lab's buildworld (7 stages of {stageSeconds:0.#} s, `LAB_STAGE_SECONDS` in the bed's own copy of the src tree) built clean by `jailwf run` of a BuildWorld step; then in a fresh bed (own src copy and objdir) the build's host job is killed with its whole process group (SIGKILL, as a crash of the jail host would end it) once it ran for 80% of the clean build's time, and `jailwf retry` resumes it (a new attempt with `-DNO_CLEAN`, finished stages kept). Times are the host jobs' own (their `script` to their `exit` file on the jail host), so the engine's poll interval counts in neither.
+            One lab of its own ({Server}: `/`, `/usr`, `/var` on ext4 images on loop devices; jail host on 127.0.10.1), every run through `jailwf` as its own process (`--poll 0.3`, each step retrying after 1 s). **(a)** First an uninterrupted `jailwf run` of a one-step definition (TransferPartitions) gives each partition's dump size (dump's `N blocks` line in the journal): a restart from scratch sends all of them again. Then a second run in a fresh bed, with the lab's `LAB_DUMP_PAUSE` knob holding the dump of `{transfer.Partitions[^1].MountPoint}` after {transfer.CutFraction:P0} of its size: once restore on the jail host has read that much (`rchar` in /proc/<pid>/io of restore), restore is killed (SIGKILL), the knob cleared, and the engine's own retry finishes the step. Bytes sent again are those of the host jobs started after the break (their dumps' sizes). **(b)** The lab's buildworld (7 stages of {stageSeconds:0.#} s, `LAB_STAGE_SECONDS` in the bed's own copy of the src tree) built clean by `jailwf run` of a BuildWorld step; then in a fresh bed (own src copy and objdir) every process of the build's host job is killed (one SIGKILL to daemon(8)'s supervisor, the job's shell and all their descendants, as a crash of the jail host would end them; the job's process group alone is not enough, see the note) once it ran for 80% of the clean build's time, and `jailwf retry` resumes it (a new attempt with `-DNO_CLEAN`, finished stages kept). Times are the host jobs' own (their `script` to their `exit` file on the jail host), so the engine's poll interval counts in neither.
             """);
         return new FigureReport(measurements, method, notes);
     }
@@ -123,9 +121,8 @@ internal sealed class ResumeFigure : Figure
             journal = await JournalOfAsync(bed, exit, engine.Output).ConfigureAwait(false);
             var after = Journals.Started(journal.Where(e => e.Id > cutAt).ToList());
             var resent = after.Sum(j => DumpBytes(journal, j));
-            var before = partitions.Take(partitions.Count - 1).Sum(p => p.Bytes);
-            context.Progress($"broken run: restore had read {lostBytes} bytes when killed; started after: {string.Join(", ", after)} ({resent} bytes)");
-            return new TransferResult(partitions, cutFraction, after, resent, partitions.Sum(p => p.Bytes), before + lostBytes + resent);
+            context.Progress($"broken run: restore had read {lostBytes} bytes (rchar) when killed; started after: {string.Join(", ", after)} ({resent} bytes)");
+            return new TransferResult(partitions, cutFraction, after, resent, partitions.Sum(p => p.Bytes));
         }
         finally
         {
@@ -163,7 +160,18 @@ internal sealed class ResumeFigure : Figure
                 await Local.UntilAsync(
                     () => Task.FromResult(File.Exists(pgid) && DateTime.UtcNow - File.GetLastWriteTimeUtc(script) >= killAt * cleanTime),
                     TimeSpan.FromMinutes(5), "80% of a clean build's time", ct).ConfigureAwait(false);
-                await Local.KillAsync(bed.JobGroup(job), group: true).ConfigureAwait(false);
+                // As a crash of the jail host ends it: every process of the job at once (daemon(8)'s supervisor, the job's
+                // shell and all their descendants). Its process group alone is not enough: make -j (bmake) runs each job
+                // in a process group of its own, which would build on.
+                var pid = int.Parse(File.ReadAllText(Path.Combine(bed.JobsDir, job, "pid")).Trim(), CultureInfo.InvariantCulture);
+                var tree = Procs.Tree(Procs.Parent(pid) is { } supervisor and > 1 ? supervisor : pid);
+                await Local.CheckedAsync("kill", ["-KILL", "--", .. tree.Select(p => p.ToString(CultureInfo.InvariantCulture))]).ConfigureAwait(false);
+                await Local.UntilAsync(() => Task.FromResult(tree.All(p => Procs.Parent(p) is null)), TimeSpan.FromSeconds(20), "the build's processes to end", ct).ConfigureAwait(false);
+                if (File.Exists(Path.Combine(bed.JobsDir, job, "exit")))
+                {
+                    throw new InvalidOperationException($"host job {job} wrote an exit status although every process of it was killed at once");
+                }
+
                 killedAfter = (DateTime.UtcNow - File.GetLastWriteTimeUtc(script)) / cleanTime;
                 context.Progress(F($"build's host job {job} killed at {killedAfter:P0} of a clean build's time"));
                 exit = await engine.WaitAsync(RunTimeout, ct).ConfigureAwait(false);
@@ -208,7 +216,7 @@ internal sealed class ResumeFigure : Figure
 
     private sealed record PartitionBytes(string MountPoint, long Bytes);
 
-    private sealed record TransferResult(IReadOnlyList<PartitionBytes> Partitions, double CutFraction, IReadOnlyList<string> StartedAfterCut, long ResentBytes, long ScratchBytes, long TotalBytes);
+    private sealed record TransferResult(IReadOnlyList<PartitionBytes> Partitions, double CutFraction, IReadOnlyList<string> StartedAfterCut, long ResentBytes, long ScratchBytes);
 
     private sealed record BuildResult(TimeSpan Clean, TimeSpan Resumed, double KilledAt, int StagesDone);
 }
@@ -217,7 +225,38 @@ internal sealed class ResumeFigure : Figure
 internal static class Procs
 {
     /// <summary>The live processes of process group <paramref name="group"/>: pid and name (comm).</summary>
-    public static List<(int Pid, string Name)> OfGroup(int group)
+    public static List<(int Pid, string Name)> OfGroup(int group) => Where(2, group);
+
+    /// <summary>The parent of a live process; null once it ended.</summary>
+    public static int? Parent(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields[0] == "Z" ? null : int.Parse(fields[1], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary><paramref name="root"/> and every live process descended from it (whatever their process groups).</summary>
+    public static List<int> Tree(int root)
+    {
+        var children = Where(-1, 0).Select(p => (p.Pid, Parent: Parent(p.Pid))).Where(p => p.Parent is not null).ToLookup(p => p.Parent!.Value, p => p.Pid);
+        var result = new List<int> { root };
+        for (var i = 0; i < result.Count; i++)
+        {
+            result.AddRange(children[result[i]]);
+        }
+
+        return result;
+    }
+
+    /// <summary>Live processes whose /proc/&lt;pid&gt;/stat field (counted after the comm: 0 state, 1 ppid, 2 pgrp, 3 session) is <paramref name="value"/>; every live process for field -1.</summary>
+    private static List<(int Pid, string Name)> Where(int field, int value)
     {
         var result = new List<(int, string)>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
@@ -233,7 +272,7 @@ internal static class Procs
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 var close = stat.LastIndexOf(')');
                 var fields = stat[(close + 2)..].Split(' ');
-                if (fields[0] != "Z" && int.Parse(fields[2], CultureInfo.InvariantCulture) == group)
+                if (fields[0] != "Z" && (field < 0 || int.Parse(fields[field], CultureInfo.InvariantCulture) == value))
                 {
                     result.Add((pid, stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..close]));
                 }
