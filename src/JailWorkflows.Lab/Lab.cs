@@ -70,6 +70,9 @@ public sealed partial class Lab
 
     private string ServerDir(ServerDefinition s) => Path.Combine(Directory, s.Key);
 
+    /// <summary>The source servers of this lab (<see cref="LabLayout.Servers"/>, with ServerA's <c>/data</c> when <see cref="LabOptions.DataPartitionMiB"/> is set).</summary>
+    private IReadOnlyList<ServerDefinition> Servers => LabLayout.ServersWith(_options.DataPartitionMiB);
+
     /// <summary>
     /// Describes the lab (addresses, directories, pinned host keys read from the host key .pub files, loop devices
     /// from the state file) without starting anything. Host keys are empty strings before the first <see cref="UpAsync"/>.
@@ -110,7 +113,7 @@ public sealed partial class Lab
                 TransferKeyFile = TransferKeyFile,
                 Release = LabLayout.JailHostRelease,
             },
-            Servers = LabLayout.Servers.Select(s => new LabSourceServer
+            Servers = Servers.Select(s => new LabSourceServer
             {
                 Name = s.Name,
                 Ssh = new SshEndpoint
@@ -180,7 +183,7 @@ public sealed partial class Lab
         LogUp(_logger, Directory);
 
         await EnsureKeysAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var server in LabLayout.Servers)
+        foreach (var server in Servers)
         {
             await EnsureServerAsync(server, state, cancellationToken).ConfigureAwait(false);
         }

@@ -1,7 +1,7 @@
 namespace JailWorkflows.Lab;
 
-/// <summary>A partition of a lab source server: mount point, FreeBSD device name, ext4 image.</summary>
-internal sealed record PartitionDefinition(string MountPoint, string Device, string ImageName, int SizeMiB);
+/// <summary>A partition of a lab source server: mount point, FreeBSD device name, ext4 image; <paramref name="DataMiB"/> MiB of generated file data (0: none).</summary>
+internal sealed record PartitionDefinition(string MountPoint, string Device, string ImageName, int SizeMiB, int DataMiB = 0);
 
 /// <summary>A lab source server (the seed's ServerA/B/C).</summary>
 internal sealed record ServerDefinition(
@@ -36,6 +36,17 @@ internal static class LabLayout
     /// <summary>Top-level entries of a lab directory that <see cref="Lab.UpAsync"/> creates (and DownAsync removes).</summary>
     public static IReadOnlyList<string> TopLevelEntries =>
         [KeysDirName, JailHostKey, .. Servers.Select(s => s.Key), StateFileName];
+
+    /// <summary>
+    /// The servers of a lab with <see cref="LabOptions.DataPartitionMiB"/>: ServerA gets <c>/data</c> (<c>/dev/ad0s1g</c>)
+    /// holding <paramref name="dataMiB"/> MiB of file data; null gives <see cref="Servers"/>.
+    /// </summary>
+    public static IReadOnlyList<ServerDefinition> ServersWith(int? dataMiB) =>
+        dataMiB is not > 0
+            ? Servers
+            : Servers.Select(s => s.Key != "servera"
+                ? s
+                : s with { Partitions = [.. s.Partitions, new("/data", "/dev/ad0s1g", "data.ext4", dataMiB.Value + (dataMiB.Value / 8) + 96, dataMiB.Value)] }).ToList();
 
     public static IReadOnlyList<ServerDefinition> Servers { get; } =
     [

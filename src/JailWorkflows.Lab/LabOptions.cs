@@ -21,4 +21,14 @@ public sealed class LabOptions
     /// Fractions are allowed (sleep(1) of GNU coreutils).
     /// </summary>
     public double? BuildStageSeconds { get; set; }
+
+    /// <summary>
+    /// MiB of file data on an extra partition <c>/data</c> of ServerA (FreeBSD device <c>/dev/ad0s1g</c>, image
+    /// <c>data.ext4</c>, sized for the data plus file system overhead), for the transfer benchmarks; null (the default)
+    /// for no such partition. The data is incompressible pseudo-random content (seeded: the same bytes every time) in
+    /// files of 4 KiB to 8 MiB, about a fifth of it in small files, so dump(8) reads many inodes as well as long files.
+    /// The partition is in <see cref="LabInfo"/> (and its plan) like the others; the image is built when missing, so
+    /// set this on a lab directory of its own (a lab made without it keeps its images).
+    /// </summary>
+    public int? DataPartitionMiB { get; set; }
 }

@@ -26,6 +26,10 @@ internal static class LabTrees
         var tree = Path.Combine(build, "tree");
         Directory.CreateDirectory(tree);
         await WriteTreeAsync(server, tree, ct).ConfigureAwait(false);
+        foreach (var p in server.Partitions.Where(p => p.DataMiB > 0))
+        {
+            WriteData(Path.Combine(tree, p.MountPoint.TrimStart('/')), p.DataMiB, ct);
+        }
 
         // Split: each non-root partition's subtree becomes its own image root.
         var roots = new Dictionary<string, string>(StringComparer.Ordinal) { ["/"] = tree };
@@ -278,6 +282,32 @@ internal static class LabTrees
         }
 
         File.WriteAllBytes(path, bytes);
+    }
+
+    /// <summary>
+    /// <paramref name="mib"/> MiB of incompressible file data below <paramref name="dir"/> (LabOptions.DataPartitionMiB):
+    /// a fifth in files of 4 to 64 KiB, the rest in files of 1 to 8 MiB, 256 files a directory; seeded, so the same every time.
+    /// </summary>
+    private static void WriteData(string dir, int mib, CancellationToken ct)
+    {
+        var random = new Random(20041210);
+        var buffer = new byte[8 * 1024 * 1024];
+        long total = (long)mib * 1024 * 1024, small = total / 5, written = 0;
+        for (var n = 0; written < total; n++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var size = written < small ? random.Next(1, 17) * 4096 : random.Next(1, 9) * 1024 * 1024;
+            size = (int)Math.Min(size, total - written);
+            var sub = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"set{n / 256:000}"));
+            Directory.CreateDirectory(sub);
+            random.NextBytes(buffer.AsSpan(0, size));
+            using (var fs = new FileStream(Path.Combine(sub, string.Create(CultureInfo.InvariantCulture, $"f{n:000000}.bin")), FileMode.Create, FileAccess.Write))
+            {
+                fs.Write(buffer, 0, size);
+            }
+
+            written += size;
+        }
     }
 
     private static void WriteSparse(string path, long size, string tag)

@@ -13,6 +13,8 @@ internal static class Program
     [
         // Registered by each figure's file; keep the order of issue 7 (checkpoint, recovery, transfer, resume, ssh, scale, designer).
         new CheckpointFigure(),
+        new TransferFigure(),
+        new ResumeFigure(),
         new SshFigure(),
         new DesignerFigure(),
     ];
