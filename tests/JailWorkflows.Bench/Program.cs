@@ -12,6 +12,7 @@ internal static class Program
     public static IReadOnlyList<Figure> Figures { get; } =
     [
         // Registered by each figure's file; keep the order of issue 7 (checkpoint, recovery, transfer, resume, ssh, scale, designer).
+        new RecoveryFigure(),
     ];
 
     public static async Task<int> Main(string[] args)
