@@ -13,6 +13,7 @@ internal static class Program
     [
         // Registered by each figure's file; keep the order of issue 7 (checkpoint, recovery, transfer, resume, ssh, scale, designer).
         new RecoveryFigure(),
+        new ScaleFigure(),
     ];
 
     public static async Task<int> Main(string[] args)
