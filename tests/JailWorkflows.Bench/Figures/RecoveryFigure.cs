@@ -128,8 +128,11 @@ internal sealed class RecoveryFigure : Figure
             """,
             p50 <= 1000
                 ? []
-                : [$"The target is missed: most of the time is the process start and the engine's own start (see the split), which no store setting changes; the machine was shared with other work during this run."]);
+                : [$"The target is missed: {Percentiles.Of(toLock, 50) / p50 * 100:0}% of the p50 passes before the new process even takes the engine lock (the .NET runtime and the CLI starting), and a `jailwf list`, which starts no engine at all, takes {Ms(listP50)} in the same run; the engine's own part (lock to the step's run) is {Ms(Percentiles.Of(lockToWake, 50) + Percentiles.Of(wakeToStep, 50))}. The machine's load average was {LoadAverage()} at the end of this run."]);
     }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
 
     private static async Task<(long Locked, long Woken, long Ran)> WatchAsync(EngineProcess engine, Journal journal, string instance, long after, string database, CancellationToken cancellationToken)
     {

@@ -19,6 +19,7 @@ internal sealed partial class ScaleFigure : Figure
     private const string LabDirectory = "/var/tmp/jailwf-lab-bench-scale";
     private const string Source = "ServerC";
     private const double PollSeconds = 1;
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
 
     /// <inheritdoc />
     public override string Name => "scale";
@@ -68,7 +69,8 @@ internal sealed partial class ScaleFigure : Figure
                     new Measurement("instances completed", $"{many.Done} of {count}", $"1 of 1: {one.Done}", "all", many.Done == count),
                     new Measurement("SQLITE_BUSY / \"database is locked\" (engine output, journal, execution errors)", many.Busy.ToString(CultureInfo.InvariantCulture), $"1 consolidation: {one.Busy}", "0", many.Busy == 0),
                     new Measurement("engine peak RSS (VmHWM)", Mib(many.PeakRss), $"1 consolidation: {Mib(one.PeakRss)}"),
-                    new Measurement($"engine CPU while idle ({count} instances asleep, {idleFor.TotalSeconds:0} s)", $"{many.IdleCpuPercent:0.00} % of one core", $"1 instance asleep: {one.IdleCpuPercent:0.00} %"),
+                    new Measurement($"engine CPU while idle: `jailwf serve`, {count} instances asleep ({idleFor.TotalSeconds:0} s)", Pct(many.IdleServe), $"1 instance asleep: {Pct(one.IdleServe)}"),
+                    new Measurement($"`jailwf run` process while idle (engine + its follow loop), {count} asleep", Pct(many.IdleRun), $"1 instance asleep: {Pct(one.IdleRun)}"),
                 ],
                 $"""
                 The lab is brought up in its own directory under the machine-wide lease. One plan holds {count} servers that all
@@ -82,9 +84,13 @@ internal sealed partial class ScaleFigure : Figure
                 so that each instance ends asleep in the store. One real `jailwf run {Definition} --poll {PollSeconds:0}`
                 process runs all of them; *completed* is the verify step's "done" row in the journal, read from the SQLite
                 file once a second; wall time is from the spawn to the last such row. Then, with every instance asleep, the
-                engine's utime+stime (/proc/&lt;pid&gt;/stat) over {idleFor.TotalSeconds:0} s gives its idle CPU; its VmHWM is
-                read before it is stopped (SIGTERM). SQLITE_BUSY is counted as "database is locked" or "SQLITE_BUSY" in the
-                engine's whole output and in the journal's and WorkflowCore's execution-error rows. The reference (1 server) runs
+                `jailwf run` process's utime+stime (/proc/&lt;pid&gt;/stat) over {idleFor.TotalSeconds:0} s (after {Settle.TotalSeconds:0} s to settle) gives its idle CPU (the engine
+                plus the CLI's follow loop, which reads every instance's view twice a second); its VmHWM is read before it is
+                stopped (SIGTERM). Then `jailwf serve` (the long-running engine: no follow loop; its HTTP API on a free loopback
+                port, no schedules) is started on the same database: it wakes every sleeping instance once (each journals
+                "still waiting…"), and its utime+stime over the next {idleFor.TotalSeconds:0} s is *the engine's CPU while idle
+                between polls* (store poll every 1 s). SQLITE_BUSY is counted as "database is locked" or "SQLITE_BUSY" in the
+                output of both processes and in the journal's and WorkflowCore's execution-error rows. The reference (1 server) runs
                 first in the same way; the lab is brought down at the end, also on failure.
                 """,
                 notes);
@@ -160,32 +166,80 @@ internal sealed partial class ScaleFigure : Figure
             var wall = TimeSpan.FromSeconds(((lastDone ?? Stopwatch.GetTimestamp()) - engine.StartedAt) / (double)Stopwatch.Frequency);
             context.Progress($"scale/{name}: {progress.Done} completed, {progress.Failed} failed in {wall.TotalSeconds:0.0} s; measuring idle CPU for {idleFor.TotalSeconds:0} s");
 
-            // Idle: every instance asleep in its last step; the engine only polls the store.
-            double idle = double.NaN;
-            if (!engine.HasExited && engine.CpuTime() is { } before)
-            {
-                var started = Stopwatch.GetTimestamp();
-                await Task.Delay(idleFor, cancellationToken).ConfigureAwait(false);
-                if (engine.CpuTime() is { } after)
-                {
-                    var elapsed = (Stopwatch.GetTimestamp() - started) / (double)Stopwatch.Frequency;
-                    idle = (after - before).TotalSeconds / elapsed * 100;
-                }
-            }
-
+            // Idle: every instance asleep in its last step; the engine only polls the store (and `run` follows them).
+            var idleRun = engine.HasExited ? double.NaN : await IdleCpuAsync(engine, idleFor, cancellationToken).ConfigureAwait(false);
             var peak = engine.PeakRss() ?? 0;
             await engine.TerminateAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             var output = engine.Output;
+
+            // The same instances under `jailwf serve`, the long-running engine (no follow loop): it wakes each sleeping
+            // instance once at its start (each journals "still waiting…"), then only polls the store.
+            var idleServe = double.NaN;
+            if (progress.Done > 0)
+            {
+                var after = await CountAsync(database, "SELECT coalesce(max(Id), 0) FROM JournalEntries", cancellationToken).ConfigureAwait(false);
+                using var serve = EngineProcess.Start("serve", "--db", database, "--workflows", workflows, "--poll", PollSeconds.ToString(CultureInfo.InvariantCulture), "--urls", $"http://127.0.0.1:{FreePort()}");
+                try
+                {
+                    var serveDeadline = Stopwatch.GetTimestamp() + (long)(120 * Stopwatch.Frequency);
+                    while (await CountAsync(database, string.Create(CultureInfo.InvariantCulture, $"SELECT count(DISTINCT InstanceId) FROM JournalEntries WHERE Id > {after} AND Step = 'idle' AND Message LIKE 'still waiting for the maintenance window%'"), cancellationToken).ConfigureAwait(false) < progress.Done)
+                    {
+                        if (serve.HasExited || Stopwatch.GetTimestamp() > serveDeadline)
+                        {
+                            throw new InvalidOperationException($"jailwf serve did not wake the {progress.Done} sleeping instances within 120 s:\n{serve.Output}");
+                        }
+
+                        await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+                    }
+
+                    idleServe = await IdleCpuAsync(serve, idleFor, cancellationToken).ConfigureAwait(false);
+                    await serve.TerminateAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                    output += serve.Output;
+                }
+                finally
+                {
+                    serve.Kill();
+                }
+            }
+
             var (busy, sample) = await BusyAsync(database, output, cancellationToken).ConfigureAwait(false);
             var failure = progress.Failed > 0 || progress.Done < count
                 ? $"{progress.Failed} incidents; engine output (tail): {string.Join(" / ", output.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(6))}"
                 : null;
-            return new RunResult(wall, progress.Done, busy, sample, peak, idle, failure);
+            return new RunResult(wall, progress.Done, busy, sample, peak, idleServe, idleRun, failure);
         }
         finally
         {
             engine.Kill();
         }
+    }
+
+    /// <summary>utime+stime of the process over <paramref name="span"/>, as % of one core.</summary>
+    private static async Task<double> IdleCpuAsync(EngineProcess engine, TimeSpan span, CancellationToken cancellationToken)
+    {
+        // A few seconds first, so the start's (or the last run's) tail (tiered JIT, GC) is not counted as idle.
+        await Task.Delay(Settle, cancellationToken).ConfigureAwait(false);
+        var before = engine.CpuTime() ?? throw new InvalidOperationException($"jailwf (pid {engine.Pid}) is gone:\n{engine.Output}");
+        var started = Stopwatch.GetTimestamp();
+        await Task.Delay(span, cancellationToken).ConfigureAwait(false);
+        var after = engine.CpuTime() ?? throw new InvalidOperationException($"jailwf (pid {engine.Pid}) exited while idle:\n{engine.Output}");
+        var elapsed = (Stopwatch.GetTimestamp() - started) / (double)Stopwatch.Frequency;
+        return (after - before).TotalSeconds / elapsed * 100;
+    }
+
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static async Task<int> CountAsync(string database, string sql, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(database, cancellationToken).ConfigureAwait(false);
+        return await CountAsync(connection, sql, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<(int Done, int Failed, int Asleep)> ProgressAsync(string database, CancellationToken cancellationToken)
@@ -262,6 +316,8 @@ internal sealed partial class ScaleFigure : Figure
         return new JsonObject { ["id"] = Definition, ["version"] = 1, ["title"] = "Scale bench: a small consolidation, then asleep", ["steps"] = array }.ToJsonString();
     }
 
+    private static string Pct(double percent) => double.IsNaN(percent) ? "n/a" : $"{percent:0.0} % of one core";
+
     private static string Secs(TimeSpan t) => $"{t.TotalSeconds:0.0} s";
 
     private static string Mib(long bytes) => $"{bytes / 1024.0 / 1024.0:0} MiB";
@@ -269,5 +325,5 @@ internal sealed partial class ScaleFigure : Figure
     [GeneratedRegex("database is locked|SQLITE_BUSY", RegexOptions.IgnoreCase)]
     private static partial Regex BusyPattern();
 
-    private sealed record RunResult(TimeSpan Wall, int Done, int Busy, string? BusySample, long PeakRss, double IdleCpuPercent, string? Failure);
+    private sealed record RunResult(TimeSpan Wall, int Done, int Busy, string? BusySample, long PeakRss, double IdleServe, double IdleRun, string? Failure);
 }
