@@ -63,6 +63,11 @@ internal sealed partial class ScaleFigure : Figure
                 notes.Add($"SQLITE_BUSY seen {many.Busy} times: {many.BusySample}");
             }
 
+            if (many.IdleRun > 2 * many.IdleServe && many.IdleRun > 2 * one.IdleRun)
+            {
+                notes.Add($"While idle, the `jailwf run` process costs {many.IdleRun / one.IdleRun:0.0}x with {count} sleeping instances what it costs with 1 ({Pct(many.IdleRun)} against {Pct(one.IdleRun)}), while the engine alone (`jailwf serve`) stays at {Pct(many.IdleServe)}: the CLI's follow loop (`Monitor.FollowAsync`) reads every followed instance's whole view (`InstanceQueries.ViewAsync`) every 500 ms, so its cost grows with the instances followed; `jailwf serve` has no such loop.");
+            }
+
             return new FigureReport(
                 [
                     new Measurement($"{count} concurrent consolidations: wall time", Secs(many.Wall), $"1 consolidation: {Secs(one.Wall)}; {count} x 1 / {count} concurrent = {gain:0.0}x (concurrency gain)"),
