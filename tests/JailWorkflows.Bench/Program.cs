@@ -13,9 +13,11 @@ internal static class Program
     [
         // Registered by each figure's file; keep the order of issue 7 (checkpoint, recovery, transfer, resume, ssh, scale, designer).
         new CheckpointFigure(),
+        new RecoveryFigure(),
         new TransferFigure(),
         new ResumeFigure(),
         new SshFigure(),
+        new ScaleFigure(),
         new DesignerFigure(),
     ];
 
