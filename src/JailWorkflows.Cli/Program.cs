@@ -60,7 +60,7 @@ public static class Program
                 .WithDescription("Skip the failed step of an instance with an incident and go on with the next one (refused when a later step needs its result, unless --force).")
                 .WithExample("skip", "3f2a9c1e", "--reason", "verified the services by hand");
             config.AddCommand<AbortCommand>("abort")
-                .WithDescription("End an unfinished instance: its running host job is killed (process group, confirmed gone); the jail root is left as it is.")
+                .WithDescription("End an unfinished instance: its running host job is killed (its whole session, confirmed gone); the jail root is left as it is.")
                 .WithExample("abort", "3f2a9c1e", "--reason", "server is decommissioned instead");
             config.AddCommand<ServeCommand>("serve")
                 .WithDescription("Run the engine, the schedules and the HTTP API (http://127.0.0.1:5080, bearer token) in the foreground (logs to stdout; stops on SIGTERM); other commands go through it while it runs.");

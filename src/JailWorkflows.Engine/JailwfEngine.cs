@@ -434,7 +434,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <summary>
     /// Skips the failed step of a suspended instance: the step ends without running (journaled as skipped) and the next
     /// one runs. Refused when a later step needs what the failed one produces (<see cref="ActivityDescriptor.Needs"/>),
-    /// unless <paramref name="force"/>. A host job the step still has running is killed first (its process group,
+    /// unless <paramref name="force"/>. A host job the step still has running is killed first (its whole daemon(8) session,
     /// confirmed gone; <see cref="HostJobs.KillAsync"/>) unless another unfinished instance shares it, so the next step
     /// never runs beside it.
     /// </summary>
@@ -476,7 +476,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
     /// <summary>
     /// Ends an unfinished instance (Terminated), under the instance's lock so none of its steps runs meanwhile: its
-    /// running host job is killed first (SIGKILL to the job's whole process group, confirmed gone;
+    /// running host job is killed first (SIGKILL to every process of the job's session, confirmed gone;
     /// <see cref="HostJobs.KillAsync"/>) unless another unfinished instance works on the same job (the shared world
     /// build); then the instance ends, its open incident is closed as aborted, and the operator action is journaled.
     /// The jail root and what was transferred are left as they are. When the kill fails, nothing changed: abort again.
@@ -607,7 +607,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
         var host = await _services.GetRequiredService<HostConnections>().GetJailHostAsync(data.Plan.JailHost, cancellationToken).ConfigureAwait(false);
         var state = await new HostJobs(host, data.Plan.JailHost.JobsDir).KillAsync(jobId, cancellationToken).ConfigureAwait(false);
-        await Journal.AppendAsync(new JournalEntry { InstanceId = instance.Id, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} on {data.Plan.JailHost.Name} killed (process group gone; {state.Status.ToString().ToLowerInvariant()})" }, cancellationToken).ConfigureAwait(false);
+        await Journal.AppendAsync(new JournalEntry { InstanceId = instance.Id, Kind = JournalEntryKind.Info, JobId = jobId, Message = $"host job {jobId} on {data.Plan.JailHost.Name} killed (session gone; {state.Status.ToString().ToLowerInvariant()})" }, cancellationToken).ConfigureAwait(false);
         return jobId;
     }
 

@@ -10,19 +10,27 @@ namespace JailWorkflows.Hosts;
 /// <remarks>
 /// <para>
 /// Each job has a directory <c>&lt;jobsDir&gt;/&lt;jobId&gt;/</c> (mode 0700) holding <c>script</c> (the /bin/sh script
-/// generated from the <see cref="ShellCommand"/>), <c>pid</c> (written by daemon(8) <c>-p</c>), <c>pgid</c> (the job's
-/// process group, recorded at start), <c>output</c> (standard output and standard error, written by daemon(8)
-/// <c>-o</c>) and <c>exit</c> (the decimal exit status, written atomically — <c>exit.tmp</c> then rename(2) — by a
-/// wrapper when the script ends). The job is started as
+/// generated from the <see cref="ShellCommand"/>), <c>pid</c> (written by daemon(8) <c>-p</c>), <c>sid</c> and
+/// <c>pgid</c> (the session and the process group of that pid, recorded at start or at the first poll that sees it),
+/// <c>output</c> (standard output and standard error, written by daemon(8) <c>-o</c>) and <c>exit</c> (the decimal
+/// exit status, written atomically — <c>exit.tmp</c> then rename(2) — by a wrapper when the script ends). The job is started as
 /// <c>daemon -f -p &lt;dir&gt;/pid -o &lt;dir&gt;/output /bin/sh -c 'cd / &amp;&amp; { /bin/sh &lt;dir&gt;/script; echo $? &gt; &lt;dir&gt;/exit.tmp; } &amp;&amp; mv -f &lt;dir&gt;/exit.tmp &lt;dir&gt;/exit'</c>:
-/// daemon(8) detaches the job into its own session (setsid(2)), so it survives the SSH channel, and
-/// everything it starts shares one process group, which <see cref="KillAsync"/> kills. <c>daemon</c> is
-/// looked up in the host's PATH (FreeBSD: /usr/sbin/daemon; the lab puts a shim with the same contract
-/// first; for a <see cref="LocalHost"/> pass PATH to its constructor).
+/// daemon(8) detaches the job into a session of its own (setsid(2)), so it survives the SSH channel.
+/// </para>
+/// <para>
+/// The job is its session, not its process group: make(1) (FreeBSD's make, bmake) puts each job it runs under
+/// <c>-j</c> into a process group of its own (setpgid(2)), and so do shells with job control, but nothing the job
+/// starts leaves the session unless it calls setsid(2) itself. A job is running while any non-zombie process of its
+/// session lives (ps(1) <c>-A -o sid= -o stat=</c>), even after its own pid is gone, and <see cref="KillAsync"/> kills
+/// every process of the session. A job directory written before sessions were recorded (a <c>pgid</c> file, no
+/// <c>sid</c>) gets its <c>sid</c> from its pid while that pid is alive in the recorded group; otherwise it is
+/// judged and killed by its process group, as it was then. <c>daemon</c> is looked up in the host's PATH (FreeBSD:
+/// /usr/sbin/daemon; the lab puts a shim with the same contract first; for a <see cref="LocalHost"/> pass PATH to its constructor).
 /// </para>
 /// <para>
 /// Each call is one command on the host (one SSH round trip). The host side uses only POSIX sh(1),
-/// ps(1) (<c>-A -o pgid= -o stat= -p</c>), kill(1), od(1), tail(1) and head(1) <c>-c</c>, present on FreeBSD and Linux.
+/// ps(1) (<c>-A -o sid= -o pgid= -o pid= -o stat=</c>, <c>-o ... -p</c>; <c>sid</c> is a keyword of FreeBSD's and of
+/// procps' ps), kill(1), awk(1), od(1), tail(1) and head(1) <c>-c</c>, present on FreeBSD and Linux.
 /// A job's script runs with <c>/</c> as working directory (daemon(8)'s default) and standard input from /dev/null.
 /// </para>
 /// </remarks>
@@ -37,19 +45,31 @@ public sealed class HostJobs
     private const string Prelude =
         "d=$1; " +
         "rd() { v=; if [ -s \"$1\" ]; then read -r v < \"$1\"; fi; if [ -n \"$v\" ] && [ \"$v\" -gt 1 ] 2>/dev/null; then :; else v=; fi; }; " +
+        "wr() { echo \"$2\" > \"$d/$1.tmp\" && mv -f \"$d/$1.tmp\" \"$d/$1\"; }; " +
         "live() { s=$(ps -o stat= -p \"$1\" 2>/dev/null | tr -d ' '); case $s in ''|Z*) return 1;; esac; return 0; }; " +
         "pgof() { ps -o pgid= -p \"$1\" 2>/dev/null | tr -d ' '; }; " +
+        "sidof() { ps -o sid= -p \"$1\" 2>/dev/null | tr -d ' '; }; " +
         "glive() { ps -A -o pgid= -o stat= 2>/dev/null | awk -v g=\"$1\" '$2 ~ /^Z/ { next } $1 == g { f = 1 } END { exit (f ? 0 : 1) }'; }; " +
-        // ours: pid is alive and still in the recorded group (a pid reused after a reboot is not ours).
-        "ours() { cur=; if [ -n \"$pid\" ] && live \"$pid\"; then cur=$(pgof \"$pid\"); if [ -z \"$pgid\" ] || [ \"$cur\" = \"$pgid\" ]; then return 0; fi; fi; return 1; }; " +
-        "load() { rd \"$d/pid\"; pid=$v; rd \"$d/pgid\"; pgid=$v; }; " +
+        "slive() { ps -A -o sid= -o stat= 2>/dev/null | awk -v s=\"$1\" '$2 ~ /^Z/ { next } $1 == s { f = 1 } END { exit (f ? 0 : 1) }'; }; " +
+        // skill SID: SIGKILL to every live process of the session and to each of its process groups (a group never
+        // leaves its session, and kill(2) on a group also reaches a member forked after ps looked).
+        "skill() { k=$(ps -A -o sid= -o pgid= -o pid= -o stat= 2>/dev/null | awk -v s=\"$1\" '$4 ~ /^Z/ { next } $1 == s { print $3; if ($2 > 1 && ($2 in g) == 0) { g[$2] = 1; print \"-\" $2 } }'); if [ -n \"$k\" ]; then kill -s KILL -- $k 2>/dev/null; fi; }; " +
+        // ours: pid is alive and still in the recorded session (a pid reused after a reboot is not ours); a job
+        // directory from before sessions were recorded has only the process group to compare.
+        "ours() { cur=; csid=; if [ -n \"$pid\" ] && live \"$pid\"; then cur=$(pgof \"$pid\"); csid=$(sidof \"$pid\"); " +
+        "if [ -n \"$sid\" ]; then if [ \"$csid\" = \"$sid\" ]; then return 0; fi; elif [ -z \"$pgid\" ] || [ \"$cur\" = \"$pgid\" ]; then return 0; fi; fi; return 1; }; " +
+        // adopt (after ours): record the group and the session of our pid where they are not recorded yet.
+        "adopt() { if [ -z \"$pgid\" ] && [ -n \"$cur\" ] && [ \"$cur\" -gt 1 ] 2>/dev/null; then pgid=$cur; wr pgid \"$pgid\"; fi; " +
+        "if [ -z \"$sid\" ] && [ -n \"$csid\" ] && [ \"$csid\" -gt 1 ] 2>/dev/null; then sid=$csid; wr sid \"$sid\"; fi; }; " +
+        "load() { rd \"$d/pid\"; pid=$v; rd \"$d/pgid\"; pgid=$v; rd \"$d/sid\"; sid=$v; }; " +
+        // jlive: some process of the job is alive: of its session, or (no session recorded) of its process group.
+        "jlive() { if [ -n \"$sid\" ]; then slive \"$sid\"; elif [ -n \"$pgid\" ]; then glive \"$pgid\"; else return 1; fi; }; " +
         "state() { if [ -d \"$d\" ]; then :; else echo 'status notstarted'; return 0; fi; load; alive=no; " +
-        "if ours; then alive=yes; if [ -z \"$pgid\" ] && [ -n \"$cur\" ] && [ \"$cur\" -gt 1 ] 2>/dev/null; then pgid=$cur; echo \"$pgid\" > \"$d/pgid.tmp\" && mv -f \"$d/pgid.tmp\" \"$d/pgid\"; fi; " +
-        "elif [ -n \"$pgid\" ] && glive \"$pgid\"; then alive=yes; fi; " +
+        "if ours; then alive=yes; adopt; elif jlive; then alive=yes; fi; " +
         "if [ -s \"$d/exit\" ]; then read -r code < \"$d/exit\"; echo 'status exited'; echo \"exit $code\"; " +
         "elif [ \"$alive\" = yes ]; then echo 'status running'; " +
         "elif [ -z \"$pid\" ]; then echo 'status notstarted'; " +
-        "else echo 'status lost'; fi; echo \"pid $pid\"; echo \"pgid $pgid\"; }; " +
+        "else echo 'status lost'; fi; echo \"pid $pid\"; echo \"pgid $pgid\"; echo \"sid $sid\"; }; " +
         // output OFFSET MAX: the output file's size, then up to MAX bytes from OFFSET as hex (binary-safe).
         "output() { size=0; if [ -f \"$d/output\" ]; then size=$(wc -c < \"$d/output\" | tr -d ' '); fi; echo \"size $size\"; echo output; " +
         "if [ \"$2\" -gt 0 ] && [ \"$size\" -gt \"$1\" ]; then tail -c +\"$(($1 + 1))\" \"$d/output\" | head -c \"$2\" | od -An -v -tx1; fi; }; ";
@@ -68,15 +88,17 @@ public sealed class HostJobs
     // $2 offset, $3 max bytes.
     private const string PollProgram = Prelude + "state; output \"$2\" \"$3\"";
 
-    // SIGKILL the job's process group (and its pid), then wait until none of it is alive (10 s at most).
+    // SIGKILL every process of the job's session (or, for a job directory without a session, its process group)
+    // and its pid, then wait until none of it is alive (10 s at most). Refuses session or group 0/1 and the killing
+    // shell's own.
     private const string KillProgram = Prelude +
         "trap '' HUP INT TERM PIPE; if [ -d \"$d\" ]; then :; else state; output 0 0; exit 0; fi; load; " +
-        "if ours; then kpid=$pid; if [ -z \"$pgid\" ]; then pgid=$cur; fi; else kpid=; fi; " +
-        "own=$(pgof $$); " +
-        "if [ -n \"$pgid\" ]; then if [ \"$pgid\" -gt 1 ] 2>/dev/null && [ \"$pgid\" != \"$own\" ]; then :; else echo \"jailwf: refusing to kill process group '$pgid'\" >&2; exit 73; fi; fi; " +
-        "i=0; while { [ -n \"$kpid\" ] && live \"$kpid\"; } || { [ -n \"$pgid\" ] && glive \"$pgid\"; }; do " +
+        "if ours; then kpid=$pid; adopt; else kpid=; fi; " +
+        "if [ -n \"$sid\" ]; then if [ \"$sid\" -gt 1 ] 2>/dev/null && [ \"$sid\" != \"$(sidof $$)\" ]; then :; else echo \"jailwf: refusing to kill session '$sid'\" >&2; exit 73; fi; " +
+        "elif [ -n \"$pgid\" ]; then if [ \"$pgid\" -gt 1 ] 2>/dev/null && [ \"$pgid\" != \"$(pgof $$)\" ]; then :; else echo \"jailwf: refusing to kill process group '$pgid'\" >&2; exit 73; fi; fi; " +
+        "i=0; while { [ -n \"$kpid\" ] && live \"$kpid\"; } || jlive; do " +
         "if [ \"$i\" -ge 200 ]; then echo 'jailwf: the job is still alive 10 s after SIGKILL' >&2; exit 74; fi; " +
-        "if [ -n \"$pgid\" ]; then kill -s KILL -- \"-$pgid\" 2>/dev/null; fi; " +
+        "if [ -n \"$sid\" ]; then skill \"$sid\"; elif [ -n \"$pgid\" ]; then kill -s KILL -- \"-$pgid\" 2>/dev/null; fi; " +
         "if [ -n \"$kpid\" ]; then kill -s KILL \"$kpid\" 2>/dev/null; fi; " +
         "i=$((i + 1)); sleep 0.05; done; state; output 0 0";
 
@@ -206,17 +228,24 @@ public sealed class HostJobs
     }
 
     /// <summary>
-    /// Kills the job: SIGKILL to its whole process group (the script and everything it started, on FreeBSD
-    /// also daemon(8)'s supervisor), then waits on the host until none of it is alive. A job that never
-    /// started or already ended is left as it is (an ended job's leftover group members are killed too).
-    /// Afterwards the job is <see cref="HostJobStatus.Lost"/> (or <see cref="HostJobStatus.Exited"/> if it had ended).
+    /// Kills the job: SIGKILL to every process of its session (the script, everything it started in whatever process
+    /// group — make(1)'s jobs each have their own — and, on FreeBSD, daemon(8)'s supervisor), repeated until no
+    /// process of the session is alive (10 seconds at most). A job that never started or already ended is left as it
+    /// is (an ended job's leftover session members are killed too). Afterwards the job is
+    /// <see cref="HostJobStatus.Lost"/> (or <see cref="HostJobStatus.Exited"/> if it had ended).
     /// </summary>
     /// <param name="jobId">The job id.</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The state after the kill, without output.</returns>
     /// <exception cref="ArgumentException">Invalid job id.</exception>
-    /// <exception cref="HostCommandException">The recorded process group is not a job's (pgid 0/1, or the killing shell's own group: refused), or the job was still alive 10 seconds after SIGKILL.</exception>
+    /// <exception cref="HostCommandException">The recorded session (or, for a job directory without one, process group) is not a job's (0/1, or the killing shell's own: refused, exit status 73), or a process of the job was still alive 10 seconds after SIGKILL (exit status 74).</exception>
     /// <exception cref="HostUnreachableException">The host cannot be reached.</exception>
+    /// <remarks>
+    /// The processes are found with ps(1) <c>-A -o sid= -o pgid= -o pid= -o stat=</c> and killed with kill(1), each pid
+    /// and each of the session's process groups (a group cannot leave its session, and a signal to a group also
+    /// reaches a member forked after ps looked). pkill(1) <c>-s</c> would do the same on FreeBSD and Linux but is not
+    /// POSIX, and ps and kill are what the liveness check already relies on.
+    /// </remarks>
     public async Task<HostJobState> KillAsync(string jobId, CancellationToken cancellationToken = default)
     {
         var dir = JobDirectory(jobId);
@@ -235,11 +264,11 @@ public sealed class HostJobs
         return Parse(jobId, result.StdOut, outputOffset);
     }
 
-    /// <summary>Reads the host program's report (<c>status</c>, <c>exit</c>, <c>pid</c>, <c>pgid</c>, <c>size</c>, <c>output</c> then od(1) hex).</summary>
+    /// <summary>Reads the host program's report (<c>status</c>, <c>exit</c>, <c>pid</c>, <c>pgid</c>, <c>sid</c>, <c>size</c>, <c>output</c> then od(1) hex).</summary>
     internal static HostJobState Parse(string jobId, string report, long outputOffset)
     {
         var status = (HostJobStatus?)null;
-        int? exit = null, pid = null, pgid = null;
+        int? exit = null, pid = null, pgid = null, sid = null;
         long size = 0;
         var bytes = new List<byte>();
         var inOutput = false;
@@ -279,6 +308,9 @@ public sealed class HostJobs
                 case "pgid":
                     pgid = ParseInt(value);
                     break;
+                case "sid":
+                    sid = ParseInt(value);
+                    break;
                 case "size":
                     size = long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : 0;
                     break;
@@ -302,7 +334,7 @@ public sealed class HostJobs
         }
 
         var newOffset = outputOffset + bytes.Count;
-        return new HostJobState(jobId, status.Value, exit, pid, pgid, [.. bytes], newOffset, size > newOffset && bytes.Count > 0);
+        return new HostJobState(jobId, status.Value, exit, pid, pgid, [.. bytes], newOffset, size > newOffset && bytes.Count > 0) { Session = sid };
     }
 
     private static int? ParseInt(string value) =>

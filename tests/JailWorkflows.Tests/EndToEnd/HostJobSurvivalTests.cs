@@ -9,8 +9,8 @@ using JailWorkflows.Tests.Support;
 namespace JailWorkflows.Tests.EndToEnd;
 
 /// <summary>
-/// Host jobs outlive the engine's SSH connection and the engine itself; an abort kills the job's whole process group
-/// and confirms it is gone. Jail IP 127.0.20.15.
+/// Host jobs outlive the engine's SSH connection and the engine itself; an abort kills the job's whole session (make -j's
+/// jobs are in process groups of their own) and confirms it is gone. Jail IP 127.0.20.15.
 /// </summary>
 [Collection(LabCollection.Name)]
 public sealed class HostJobSurvivalTests(LabFixture lab)
@@ -18,7 +18,7 @@ public sealed class HostJobSurvivalTests(LabFixture lab)
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(5);
 
     [LabFact]
-    public async Task A_build_survives_a_dropped_ssh_connection_and_abort_kills_its_process_group()
+    public async Task A_build_survives_a_dropped_ssh_connection_and_abort_kills_its_whole_session()
     {
         var bed = ActivityBed.Create(lab, "survive", "ServerC", "serverc-survive", "127.0.20.15", buildStageSeconds: 3, ("build-only", [("buildworld", "BuildWorld", null)]));
         using var engine = Jailwf.Start(bed.RunArgs("build-only"));
@@ -48,7 +48,7 @@ public sealed class HostJobSurvivalTests(LabFixture lab)
         Assert.True(refused.Exit == 3, $"exit {refused.Exit}\n{refused.StdOut}\n{refused.StdErr}");
         Assert.Contains($"pid {engine.Pid}", refused.StdErr, StringComparison.Ordinal);
 
-        // The engine dies; the build goes on without it. Abort kills the job's whole process group.
+        // The engine dies; the build goes on without it. Abort kills the job's whole session.
         engine.Kill();
         await engine.WaitAsync(TimeSpan.FromSeconds(30));
         await using var host = new SshHost(bed.Plan.JailHost.Ssh!);
@@ -57,11 +57,18 @@ public sealed class HostJobSurvivalTests(LabFixture lab)
         Assert.Equal(HostJobStatus.Running, running.Status);
         Assert.Equal(InstanceState.Interrupted, (await bed.ViewAsync(instance)).State);
 
+        // make -j runs buildworld's recipe (the lab's world.sh) in a process group of its own, in the job's session:
+        // killing only the job's process group would leave the build running.
+        var jobSession = running.Session ?? throw new InvalidOperationException("no session recorded");
+        var build = SessionMembers(jobSession);
+        Assert.Contains(build, p => p.Group != running.ProcessGroup);
+
         var abort = await Jailwf.RunAsync(RunTimeout, "abort", instance, "--reason", "the build is not wanted tonight", "--db", bed.Database, "--workflows", bed.Workflows);
         Assert.True(abort.Exit == 0, $"exit {abort.Exit}\n{abort.StdOut}\n{abort.StdErr}");
         Assert.Contains($"host job {job} killed", abort.StdOut, StringComparison.Ordinal);
         Assert.Equal(HostJobStatus.Lost, (await jobs.PollAsync(job, 0)).Status);
         Assert.DoesNotContain(running.ProcessGroup!.Value, ProcessGroups());
+        Assert.Empty(SessionMembers(jobSession)); // what survived of the build, if anything
         var view = await bed.ViewAsync(instance);
         Assert.Equal(InstanceState.Aborted, view.State);
         Assert.Contains(await bed.JournalAsync(instance), e => e.Kind == JournalEntryKind.OperatorAction && e.Message.Contains("the build is not wanted tonight", StringComparison.Ordinal));
@@ -81,13 +88,18 @@ public sealed class HostJobSurvivalTests(LabFixture lab)
         [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(int.Parse!)
             .Select(Stat).Where(s => s is { State: not "Z" }).Select(s => s!.Value.Group)];
 
-    private static (string State, int Parent, int Group)? Stat(int pid)
+    /// <summary>The live processes of session <paramref name="session"/> (zombies left out).</summary>
+    private static List<(int Pid, int Group)> SessionMembers(int session) =>
+        [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(int.Parse!)
+            .Select(pid => (Pid: pid, Stat: Stat(pid))).Where(p => p.Stat is { State: not "Z" } s && s.Session == session).Select(p => (p.Pid, p.Stat!.Value.Group))];
+
+    private static (string State, int Parent, int Group, int Session)? Stat(int pid)
     {
         try
         {
             var text = File.ReadAllText($"/proc/{pid}/stat");
             var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-            return (fields[0], int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+            return (fields[0], int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(fields[3], System.Globalization.CultureInfo.InvariantCulture));
         }
         catch (IOException)
         {

@@ -203,6 +203,117 @@ internal sealed class HostJobsContract(Func<Host> newHost, string workDir) : IAs
         Assert.Equal(HostJobStatus.NotStarted, (await jobs.KillAsync("no-such-job")).Status);
     }
 
+    /// <summary>
+    /// make(1) -j puts each job it runs into a process group of its own (setpgid(2) in bmake's job.c), inside the
+    /// session daemon(8) made. When the job's own group dies (its shells and make itself, e.g. an OOM kill), make's
+    /// jobs build on: the job is running, not lost, and KillAsync ends them.
+    /// </summary>
+    public async Task MakeJobsOutsideTheJobsProcessGroupKeepItRunning()
+    {
+        var jobs = NewJobs();
+        var (script, pidDir) = ParallelMake("make-orphans");
+        var started = await Start(jobs, "make-orphans", script);
+        var (pid, pgid, sid) = Identity(started);
+        var children = await MakeJobPids(pidDir);
+
+        // What the old process-group code missed: make's jobs are in other groups, of the job's session.
+        foreach (var child in children)
+        {
+            Assert.True(Procs.IsAlive(child));
+            Assert.NotEqual(pgid, Procs.ProcessGroup(child));
+            Assert.Equal(sid, Procs.Session(child));
+        }
+
+        Assert.NotEqual(Procs.ProcessGroup(children[0]), Procs.ProcessGroup(children[1]));
+
+        Procs.KillGroup(pgid);
+        await Eventually.UntilAsync(() => Procs.GroupMembers(pgid).Count == 0 && !Procs.IsAlive(pid), "the job's own process group to be gone");
+        Assert.All(children, child => Assert.True(Procs.IsAlive(child)));
+
+        // pid dead and its group empty (the old code's "lost"), yet the build runs: running.
+        var orphaned = await jobs.PollAsync("make-orphans", 0);
+        Assert.Equal(HostJobStatus.Running, orphaned.Status);
+        Assert.Equal(sid, orphaned.Session);
+        Assert.Equal(HostJobStatus.Running, (await jobs.StartAsync("make-orphans", script)).Status); // a retry starts nothing
+
+        var killed = await jobs.KillAsync("make-orphans");
+        Assert.Equal(HostJobStatus.Lost, killed.Status);
+        Assert.Empty(Procs.SessionMembers(sid));
+        Assert.All(children, child => Assert.False(Procs.IsAlive(child)));
+        Assert.Equal(HostJobStatus.Lost, (await jobs.PollAsync("make-orphans", 0)).Status);
+    }
+
+    /// <summary>KillAsync on a running make -j: every process of the session goes, whatever its process group.</summary>
+    public async Task KillEndsEveryProcessOfTheSession()
+    {
+        var jobs = NewJobs();
+        var (script, pidDir) = ParallelMake("make-kill");
+        var started = await Start(jobs, "make-kill", script);
+        var (_, pgid, sid) = Identity(started);
+        var children = await MakeJobPids(pidDir);
+        Assert.All(children, child => Assert.NotEqual(pgid, Procs.ProcessGroup(child)));
+        Assert.True(Procs.SessionMembers(sid).Count >= 5); // wrapper sh, script sh, make, 2 x (job sh exec'd into sleep)
+
+        var killed = await jobs.KillAsync("make-kill");
+
+        // KillAsync returns only once the whole session is gone.
+        Assert.Empty(Procs.SessionMembers(sid));
+        Assert.All(children, child => Assert.False(Procs.IsAlive(child)));
+        Assert.Equal(HostJobStatus.Lost, killed.Status);
+        Assert.Equal(HostJobStatus.Lost, (await jobs.PollAsync("make-kill", 0)).Status);
+    }
+
+    /// <summary>
+    /// Job directories written before sessions were recorded (pid and pgid, no sid): while the pid is alive in its
+    /// group the session is taken from it; once the pid is gone the job is judged and killed by its group, as before.
+    /// </summary>
+    public async Task JobDirectoryWithoutSessionFallsBackToItsProcessGroup()
+    {
+        var jobs = NewJobs();
+
+        // Pid alive in the recorded group: its session is recorded, and is what a kill ends.
+        var alive = SetsidShell("echo $$; exec sleep 600 > /dev/null 2>&1");
+        try
+        {
+            var adopted = OldJobDirectory("old-alive", alive, Procs.ProcessGroup(alive)!.Value);
+            var seen = await jobs.PollAsync("old-alive", 0);
+            Assert.Equal(HostJobStatus.Running, seen.Status);
+            Assert.Equal(Procs.Session(alive), seen.Session);
+            Assert.Equal($"{seen.Session}\n", File.ReadAllText(Path.Combine(adopted, "sid")));
+            Assert.Equal(HostJobStatus.Lost, (await jobs.KillAsync("old-alive")).Status);
+            Assert.False(Procs.IsAlive(alive));
+        }
+        finally
+        {
+            KillIfAlive(alive);
+        }
+
+        // Pid gone, a member of its group alive: running, then killed by the group.
+        var shell = SetsidShell("sleep 600 < /dev/null > /dev/null 2>&1 & echo $$");
+        await Eventually.UntilAsync(() => !Procs.IsAlive(shell), "the group's leader to exit");
+        var pgid = shell; // setsid(2) made the shell the leader of its group; the group outlives it
+        var members = Procs.GroupMembers(pgid);
+        try
+        {
+            var member = Assert.Single(members);
+            var dir = OldJobDirectory("old-group", shell, pgid);
+            var seen = await jobs.PollAsync("old-group", 0);
+            Assert.Equal(HostJobStatus.Running, seen.Status);
+            Assert.Null(seen.Session);
+            Assert.False(File.Exists(Path.Combine(dir, "sid")));
+            Assert.Equal(HostJobStatus.Lost, (await jobs.KillAsync("old-group")).Status);
+            Assert.False(Procs.IsAlive(member));
+            Assert.Empty(Procs.GroupMembers(pgid));
+        }
+        finally
+        {
+            foreach (var member in members)
+            {
+                KillIfAlive(member);
+            }
+        }
+    }
+
     public async Task ReattachAfterEngineRestart()
     {
         var counter = Path.Combine(workDir, "reattach-counter");
@@ -254,6 +365,61 @@ internal sealed class HostJobsContract(Func<Host> newHost, string workDir) : IAs
         Assert.Equal(
             $"daemon -f -p {JobsDir}/x/pid -o {JobsDir}/x/output /bin/sh -c 'cd / && {{ /bin/sh {JobsDir}/x/script; echo $? > {JobsDir}/x/exit.tmp; }} && mv -f {JobsDir}/x/exit.tmp {JobsDir}/x/exit'",
             jobs.DaemonCommand("x").Text);
+    }
+
+    /// <summary>A script running make -j2 (bmake, FreeBSD's make) with two jobs that write their pid and sleep.</summary>
+    private (ShellCommand Script, string PidDir) ParallelMake(string name)
+    {
+        var dir = Path.Combine(workDir, name);
+        Directory.CreateDirectory(dir);
+        var makefile = Path.Combine(dir, "Makefile");
+        File.WriteAllText(makefile, "all: one two\none two:\n\t@echo $$$$ > $(PIDS)/$@.tmp; mv $(PIDS)/$@.tmp $(PIDS)/$@.pid; exec sleep 600\n");
+        return (ShellCommand.Of("bmake", "-j2", "-f", makefile, "PIDS=" + dir), dir);
+    }
+
+    private static async Task<int[]> MakeJobPids(string pidDir)
+    {
+        string[] files = [Path.Combine(pidDir, "one.pid"), Path.Combine(pidDir, "two.pid")];
+        await Eventually.UntilAsync(() => files.All(File.Exists), "make's two jobs to start");
+        return [.. files.Select(f => int.Parse(File.ReadAllText(f), CultureInfo.InvariantCulture))];
+    }
+
+    private static (int Pid, int Pgid, int Sid) Identity(HostJobState started)
+    {
+        Assert.Equal(HostJobStatus.Running, started.Status);
+        var pid = started.ProcessId ?? throw new InvalidOperationException("no pid");
+        var pgid = started.ProcessGroup ?? throw new InvalidOperationException("no process group");
+        var sid = started.Session ?? throw new InvalidOperationException("no session");
+        Assert.Equal(Procs.Session(pid), sid);
+        Assert.NotEqual(Procs.Session(Environment.ProcessId), sid); // daemon(8) made a session of its own
+        return (pid, pgid, sid);
+    }
+
+    /// <summary>Runs <paramref name="script"/> with sh in a new session (setsid(1)); returns the pid its first output line names.</summary>
+    private static int SetsidShell(string script)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("setsid") { RedirectStandardOutput = true, ArgumentList = { "/bin/sh", "-c", script } };
+        using var process = System.Diagnostics.Process.Start(info)!;
+        return int.Parse(process.StandardOutput.ReadLine()!, CultureInfo.InvariantCulture);
+    }
+
+    private string OldJobDirectory(string id, int pid, int pgid)
+    {
+        var dir = Path.Combine(JobsDir, id);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "pid"), $"{pid}\n");
+        File.WriteAllText(Path.Combine(dir, "pgid"), $"{pgid}\n");
+        File.WriteAllText(Path.Combine(dir, "output"), string.Empty);
+        return dir;
+    }
+
+    private static void KillIfAlive(int pid)
+    {
+        if (Procs.IsAlive(pid))
+        {
+            using var kill = System.Diagnostics.Process.Start("kill", ["-s", "KILL", pid.ToString(CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+        }
     }
 
     private async Task<HostJobState> Start(HostJobs jobs, string id, ShellCommand script)

@@ -43,6 +43,46 @@ public sealed class HostJobsLocalTests : IAsyncLifetime
     public Task KillEndsTheWholeProcessGroup() => _contract.KillEndsTheWholeProcessGroup();
 
     [Fact]
+    public Task MakeJobsOutsideTheJobsProcessGroupKeepItRunning() => _contract.MakeJobsOutsideTheJobsProcessGroupKeepItRunning();
+
+    [Fact]
+    public Task KillEndsEveryProcessOfTheSession() => _contract.KillEndsEveryProcessOfTheSession();
+
+    [Fact]
+    public Task JobDirectoryWithoutSessionFallsBackToItsProcessGroup() => _contract.JobDirectoryWithoutSessionFallsBackToItsProcessGroup();
+
+    [Fact]
+    public async Task KillRefusesTheKillingShellsOwnSessionOrGroup()
+    {
+        // A recorded session or group that is the killing shell's own (a daemon(8) that did not detach, a corrupt
+        // job directory) is refused: the kill would take the caller down with it.
+        var own = Procs.Session(Environment.ProcessId)!.Value;
+        Assert.True(own > 1, $"the test runs in session {own}");
+        var jobs = _contract.NewJobs();
+        foreach (var (file, value, id) in new[] { ("sid", own, "own-session"), ("pgid", Procs.ProcessGroup(Environment.ProcessId)!.Value, "own-group") })
+        {
+            var dir = Path.Combine(_contract.JobsDir, id);
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, file), $"{value}\n");
+            var e = await Assert.ThrowsAsync<HostCommandException>(() => jobs.KillAsync(id));
+            Assert.Equal(73, e.Result.ExitStatus);
+            Assert.Contains($"refusing to kill {(file == "sid" ? "session" : "process group")} '{value}'", e.Result.StdErr, StringComparison.Ordinal);
+        }
+
+        // Pid, session and group 0 and 1 are never taken from a job directory: nothing is killed.
+        var low = Path.Combine(_contract.JobsDir, "low");
+        Directory.CreateDirectory(low);
+        File.WriteAllText(Path.Combine(low, "pid"), "1\n");
+        File.WriteAllText(Path.Combine(low, "sid"), "1\n");
+        File.WriteAllText(Path.Combine(low, "pgid"), "0\n");
+        var state = await jobs.KillAsync("low");
+        Assert.Equal(HostJobStatus.NotStarted, state.Status);
+        Assert.Null(state.ProcessId);
+        Assert.Null(state.Session);
+        Assert.Null(state.ProcessGroup);
+    }
+
+    [Fact]
     public Task ReattachAfterEngineRestart() => _contract.ReattachAfterEngineRestart();
 
     [Fact]
@@ -106,6 +146,15 @@ public sealed class HostJobsSshTests(SshdFixture sshd) : IAsyncLifetime
 
     [RootFact]
     public Task KillEndsTheWholeProcessGroup() => _contract.KillEndsTheWholeProcessGroup();
+
+    [RootFact]
+    public Task MakeJobsOutsideTheJobsProcessGroupKeepItRunning() => _contract.MakeJobsOutsideTheJobsProcessGroupKeepItRunning();
+
+    [RootFact]
+    public Task KillEndsEveryProcessOfTheSession() => _contract.KillEndsEveryProcessOfTheSession();
+
+    [RootFact]
+    public Task JobDirectoryWithoutSessionFallsBackToItsProcessGroup() => _contract.JobDirectoryWithoutSessionFallsBackToItsProcessGroup();
 
     [RootFact]
     public Task ReattachAfterEngineRestart() => _contract.ReattachAfterEngineRestart();

@@ -56,6 +56,25 @@ internal static class Procs
 
     public static int? ProcessGroup(int pid) => ReadStat(pid)?.Pgid;
 
+    /// <summary>The session id (setsid(2)) of a process; null when there is no such process.</summary>
+    public static int? Session(int pid) => ReadStat(pid)?.Sid;
+
+    /// <summary>Live (non-zombie) processes of session <paramref name="sid"/>.</summary>
+    public static IReadOnlyList<int> SessionMembers(int sid)
+    {
+        var members = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && ReadStat(pid) is { } stat && stat.Sid == sid && stat.State != 'Z')
+            {
+                members.Add(pid);
+            }
+        }
+
+        return members;
+    }
+
     /// <summary>Live (non-zombie) processes whose process group is <paramref name="pgid"/>.</summary>
     public static IReadOnlyList<int> GroupMembers(int pgid)
     {
@@ -107,7 +126,7 @@ internal static class Procs
         Assert.Equal(0, kill.ExitCode);
     }
 
-    private static (char State, int Ppid, int Pgid)? ReadStat(int pid)
+    private static (char State, int Ppid, int Pgid, int Sid)? ReadStat(int pid)
     {
         string text;
         try
@@ -123,9 +142,9 @@ internal static class Procs
             return null;
         }
 
-        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses: split after the last ')'.
+        // pid (comm) state ppid pgrp session …; comm may hold spaces and parentheses: split after the last ')'.
         var rest = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-        return (rest[0][0], int.Parse(rest[1], CultureInfo.InvariantCulture), int.Parse(rest[2], CultureInfo.InvariantCulture));
+        return (rest[0][0], int.Parse(rest[1], CultureInfo.InvariantCulture), int.Parse(rest[2], CultureInfo.InvariantCulture), int.Parse(rest[3], CultureInfo.InvariantCulture));
     }
 }
 
