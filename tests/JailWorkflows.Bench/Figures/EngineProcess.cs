@@ -48,7 +48,10 @@ internal sealed class EngineProcess : IDisposable
     }
 
     /// <summary>Spawns <c>dotnet jailwf.dll <paramref name="args"/></c> (NO_COLOR, no JAILWF_DB, standard input closed).</summary>
-    public static EngineProcess Start(params string[] args)
+    public static EngineProcess Start(params string[] args) => StartDll(DllPath, args);
+
+    /// <summary>Spawns <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>, e.g. a published (ReadyToRun) jailwf.dll.</summary>
+    public static EngineProcess StartDll(string dll, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -57,7 +60,7 @@ internal sealed class EngineProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(DllPath);
+        info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -74,9 +77,15 @@ internal sealed class EngineProcess : IDisposable
     /// <summary>Runs jailwf to its end.</summary>
     /// <returns>The exit code and the output.</returns>
     /// <exception cref="TimeoutException">It did not end within <paramref name="timeout"/> (it was killed).</exception>
-    public static async Task<(int Exit, string Output)> RunAsync(TimeSpan timeout, CancellationToken cancellationToken, params string[] args)
+    public static Task<(int Exit, string Output)> RunAsync(TimeSpan timeout, CancellationToken cancellationToken, params string[] args)
+        => RunDllAsync(DllPath, timeout, cancellationToken, args);
+
+    /// <summary>Runs <c>dotnet <paramref name="dll"/> <paramref name="args"/></c> to its end.</summary>
+    /// <returns>The exit code and the output.</returns>
+    /// <exception cref="TimeoutException">It did not end within <paramref name="timeout"/> (it was killed).</exception>
+    public static async Task<(int Exit, string Output)> RunDllAsync(string dll, TimeSpan timeout, CancellationToken cancellationToken, params string[] args)
     {
-        using var process = Start(args);
+        using var process = StartDll(dll, args);
         var exit = await process.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         return (exit, process.Output);
     }
