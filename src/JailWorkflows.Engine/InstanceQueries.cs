@@ -86,6 +86,9 @@ public sealed record StepView(string Id, string Title, string Activity, StepStat
 
     /// <summary>Failed attempts of the step's current run (0 when none failed).</summary>
     public int Failures { get; init; }
+
+    /// <summary>The ids of the steps this one runs after (<see cref="Definitions.StepDocument.After"/>); empty for the first step.</summary>
+    public IReadOnlyList<string> After { get; init; } = [];
 }
 
 /// <summary>An instance as the CLI and the server show it.</summary>
@@ -279,6 +282,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
                 {
                     Recovery = ActivityCatalog.All.TryGetValue(doc.Activity, out var descriptor) ? descriptor.Recovery : RecoveryPolicy.AskOperator,
                     Retry = doc.Retry,
+                    After = doc.After,
                     Failures = values?.TryGetValue(Activity.FailuresKey, out var f) == true && int.TryParse(f, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0,
                 });
             }
