@@ -699,7 +699,10 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                 pointer.SleepUntil = null;
 
                 // A parallel branch that failed too waits for its own decision: the instance runs again once none is left.
-                var waiting = (await incidents.AllOpenOfAsync(instanceId, cancellationToken).ConfigureAwait(false)).Select(i => i.Step).Distinct().ToList();
+                var failed = instance.ExecutionPointers
+                    .Where(p => p != pointer && p.Active && p.Status == PointerStatus.Failed && document is not null && p.StepId < document.Steps.Count)
+                    .Select(p => document!.Steps[p.StepId].Id).ToHashSet(StringComparer.Ordinal);
+                var waiting = (await incidents.AllOpenOfAsync(instanceId, cancellationToken).ConfigureAwait(false)).Select(i => i.Step).Where(failed.Contains).Distinct().ToList();
                 if (waiting.Count > 0)
                 {
                     suspended = true;
