@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chainOrder, definitionToGraph, graphToDefinition, parseDefinition } from '../src/model/graph';
+import { definitionToGraph, graphToDefinition, parseDefinition, runOrder } from '../src/model/graph';
 import { apiGraphToDesign, apiProblemsToIssues, designToApiGraph } from '../src/model/apiGraph';
 import type { DesignGraph } from '../src/model/types';
 import { validateGraph } from '../src/model/validate';
@@ -19,7 +19,7 @@ describe('definition <-> graph', () => {
       const def = workflowFile(file);
       const graph = definitionToGraph(def);
       expect(graph.nodes).toHaveLength(def.steps.length);
-      expect(graph.edges).toHaveLength(def.steps.length - 1);
+      expect(graph.edges).toHaveLength(def.steps.reduce((sum, s, i) => sum + (s.after ?? (i > 0 ? [''] : [])).length, 0));
       const back = graphToDefinition(graph, catalog);
       expect(back).toEqual({ ok: true, definition: def });
     });
@@ -33,9 +33,38 @@ describe('definition <-> graph', () => {
   });
 
   it('lays imported steps out top to bottom without overlap', () => {
-    const graph = definitionToGraph(workflowFile('consolidate-server.json'));
+    const graph = definitionToGraph(workflowFile('upgrade-jail.json'));
     const ys = graph.nodes.map((n) => n.position.y);
     for (let i = 1; i < ys.length; i++) expect(ys[i]).toBeGreaterThanOrEqual(ys[i - 1] + 72);
+  });
+
+  it('imports consolidate-server with the world build and the transfer as parallel branches, side by side', () => {
+    const graph = definitionToGraph(workflowFile('consolidate-server.json'));
+    const node = (step: string) => graph.nodes.find((n) => n.step.id === step)!;
+    const edge = (from: string, to: string) => graph.edges.some((e) => e.source === node(from).id && e.target === node(to).id);
+    expect(edge('preflight', 'buildworld') && edge('preflight', 'transfer')).toBe(true);
+    expect(edge('buildworld', 'cutover-approval') && edge('transfer', 'cutover-approval')).toBe(true);
+    expect(edge('buildworld', 'transfer')).toBe(false);
+    expect(node('buildworld').position.y).toBe(node('transfer').position.y);
+    expect(Math.abs(node('buildworld').position.x - node('transfer').position.x)).toBeGreaterThanOrEqual(260);
+    expect(graph.nodes.every((n) => n.step.after === undefined)).toBe(true);
+  });
+
+  it('exports branches as after lists, left out where a step runs after the one before it', () => {
+    const graph = definitionToGraph({ id: 'w', version: 1, steps: [{ id: 'a', activity: 'Strip' }, { id: 'b', activity: 'Strip' }, { id: 'c', activity: 'Strip' }, { id: 'd', activity: 'Strip' }] });
+    // a -> { b | c } -> d: c after a (not b), d after b and c.
+    const [a, b, c, d] = graph.nodes;
+    graph.edges = [
+      { id: 'ab', source: a.id, target: b.id },
+      { id: 'ac', source: a.id, target: c.id },
+      { id: 'cd', source: c.id, target: d.id },
+      { id: 'bd', source: b.id, target: d.id },
+    ];
+    const back = graphToDefinition(graph, catalog);
+    expect(back).toEqual({
+      ok: true,
+      definition: { id: 'w', version: 1, steps: [{ id: 'a', activity: 'Strip' }, { id: 'b', activity: 'Strip' }, { id: 'c', activity: 'Strip', after: ['a'] }, { id: 'd', activity: 'Strip', after: ['b', 'c'] }] },
+    });
   });
 
   it('drops empty inputs, titles and retry fields on export', () => {
@@ -58,10 +87,12 @@ describe('definition <-> graph', () => {
     expect(parseDefinition(JSON.stringify(workflowFile('upgrade-jail.json'))).steps).toHaveLength(5);
   });
 
-  it('finds no chain order for a branch', () => {
+  it('finds a run order for a fork and none for a cycle', () => {
     const g = definitionToGraph({ id: 'w', version: 1, steps: [{ id: 'a', activity: 'Strip' }, { id: 'b', activity: 'Strip' }, { id: 'c', activity: 'Strip' }] });
     g.edges.push({ id: 'x', source: g.nodes[0].id, target: g.nodes[2].id });
-    expect(chainOrder(g)).toBeNull();
+    expect(runOrder(g)?.map((n) => n.step.id)).toEqual(['a', 'b', 'c']);
+    g.edges.push({ id: 'back', source: g.nodes[2].id, target: g.nodes[0].id });
+    expect(runOrder(g)).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InstanceView, JournalEntry } from '../src/api/types';
 import { currentJob, formatBytes, formatEta, jobProgress, stagePercent } from '../src/instance/progress';
-import { allowedActions, filterInstances, mergeJournal, outputTail, reasonRequired, stepLook, waitingForSomeone } from '../src/instance/state';
+import { allowedActions, filterInstances, mergeJournal, outputTail, reasonRequired, runEdges, stepLook, waitingForSomeone } from '../src/instance/state';
 import { parseUnifiedDiff } from '../src/instance/diff';
 
 let nextId = 1;
@@ -154,6 +154,27 @@ describe('unified diff', () => {
       { kind: 'add', text: 'operator:*:5:root', newLine: 2 },
       { kind: 'context', text: 'kmem:*:2:', oldLine: 3, newLine: 3 },
       { kind: 'meta', text: '\\ No newline at end of file' },
+    ]);
+  });
+});
+
+describe('runEdges (the instance graph)', () => {
+  const step = (id: string, after?: string[]) => ({ id, title: id, activity: 'Strip', state: 'waiting' as const, ...(after ? { after } : {}) });
+  it('draws each step after the steps it runs after: a fork and its join', () => {
+    const steps = [step('preflight', []), step('buildworld', ['preflight']), step('transfer', ['preflight']), step('cutover-approval', ['buildworld', 'transfer'])];
+    const ids = steps.map((s, i) => `${i}-${s.id}`);
+    expect(runEdges(steps, ids).map((e) => [e.source, e.target])).toEqual([
+      ['0-preflight', '1-buildworld'],
+      ['0-preflight', '2-transfer'],
+      ['1-buildworld', '3-cutover-approval'],
+      ['2-transfer', '3-cutover-approval'],
+    ]);
+  });
+  it('chains the steps in order when the server names no after', () => {
+    const steps = [step('a'), step('b'), step('c')];
+    expect(runEdges(steps, ['x', 'y', 'z']).map((e) => [e.source, e.target])).toEqual([
+      ['x', 'y'],
+      ['y', 'z'],
     ]);
   });
 });

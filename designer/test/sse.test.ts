@@ -87,7 +87,7 @@ describe('ApiClient', () => {
   });
 
   it('turns a problem answer into an ApiError with its problems', async () => {
-    const problem = { title: 'Invalid workflow definition', status: 422, problems: [{ code: 'branch', node: 'a', message: 'm' }] };
+    const problem = { title: 'Invalid workflow definition', status: 422, problems: [{ code: 'join', node: 'a', message: 'm' }] };
     const fakeFetch = (async () => new Response(JSON.stringify(problem), { status: 422 })) as unknown as typeof fetch;
     const api = new ApiClient({ token: () => 't', fetch: fakeFetch });
     await expect(api.validate({ id: 'x', steps: [] })).rejects.toMatchObject({ status: 422, problem });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { definitionToGraph } from '../src/model/graph';
-import { BRANCH_MESSAGE, issuesByNode, validateGraph } from '../src/model/validate';
+import { issuesByNode, validateGraph } from '../src/model/validate';
 import type { DesignGraph, StepDefinition } from '../src/model/types';
 import { catalog, workflowFile } from './catalog';
 
@@ -40,15 +40,45 @@ describe('validateGraph', () => {
     expect(validateGraph(g, catalog)).toEqual([expect.objectContaining({ code: 'dangling-edge', edgeId: 'd', nodeId: g.nodes[0].id })]);
   });
 
-  it('reports a branch (two successors) and a join (two predecessors) as unsupported, at the node', () => {
-    const g = chain({ id: 'a', activity: 'Strip' }, { id: 'b', activity: 'Strip' }, { id: 'c', activity: 'Strip' });
-    g.edges.push({ id: 'x', source: g.nodes[0].id, target: g.nodes[2].id });
+  /** A graph from steps that each name what they run after (as in a definition file). */
+  function flow(...steps: (StepDefinition & { after?: string[] })[]): DesignGraph {
+    return definitionToGraph({ id: 'w', version: 1, steps });
+  }
+  const s = (id: string, ...after: string[]) => ({ id, activity: 'Strip', ...(after.length ? { after } : {}) });
+  const nodeOf = (g: DesignGraph, step: string) => g.nodes.find((n) => n.step.id === step)!.id;
+
+  it('accepts a fork whose branches meet at one join, nested forks, and a fork edge straight to its join', () => {
+    // a -> { b -> { c | d } -> e | f } -> g
+    expect(validateGraph(flow(s('a'), s('b'), s('c'), s('d', 'b'), s('e', 'c', 'd'), s('f', 'a'), s('g', 'e', 'f')), catalog)).toEqual([]);
+    // an inner fork ending at the outer join: h -> { i -> { k | l } | j } -> m
+    expect(validateGraph(flow(s('h'), s('i'), s('j', 'h'), s('k', 'i'), s('l', 'i'), s('m', 'j', 'k', 'l')), catalog)).toEqual([]);
+    expect(validateGraph(flow(s('a'), s('b'), s('c', 'a', 'b')), catalog)).toEqual([]);
+  });
+
+  it('reports a branch that ends while the others go on, at its last step, in the server\'s words', () => {
+    const g = flow(s('preflight'), s('buildworld'), s('transfer', 'preflight'), s('strip'));
     const issues = validateGraph(g, catalog);
-    expect(issues.map((i) => [i.code, i.nodeId])).toEqual([
-      ['branch', g.nodes[0].id],
-      ['branch', g.nodes[2].id],
-    ]);
-    expect(issues[0].message).toContain(BRANCH_MESSAGE);
+    expect(issues.map((i) => [i.code, i.nodeId])).toEqual([['unjoined-branch', nodeOf(g, 'buildworld')]]);
+    expect(issues[0].message).toBe(
+      "no step runs after step 'buildworld', but the definition goes on to 'strip': the branches of a fork meet again at one join step; list 'buildworld' in the 'after' of the step where its branch meets the others",
+    );
+  });
+
+  it('reports a join of branches of different forks, and of some branches of a fork only, at the join', () => {
+    const crossed = flow(s('s'), s('a'), s('b', 's'), s('c', 'a'), s('d', 'a', 'b'), s('e', 'c', 'd'));
+    const issues = validateGraph(crossed, catalog);
+    expect(issues.map((i) => [i.code, i.nodeId])).toEqual([['join', nodeOf(crossed, 'd')]]);
+    expect(issues[0].message).toMatch(/^step 'd' runs after 'a', 'b', which lie in different branches of the fork 's' \(they meet only at 'e'\)/);
+
+    const partial = flow(s('f'), s('a', 'f'), s('b', 'f'), s('c', 'f'), s('j1', 'a', 'b'), s('j2', 'j1', 'c'));
+    const some = validateGraph(partial, catalog);
+    expect(some.map((i) => [i.code, i.nodeId])).toEqual([['join', nodeOf(partial, 'j1')]]);
+    expect(some[0].message).toContain("let it join all branches of 'f'");
+  });
+
+  it('judges the shape by the edges, whatever order the nodes were added in', () => {
+    const g = flow(s('a'), s('b'), s('c', 'a'), s('d', 'b', 'c'));
+    expect(validateGraph({ ...g, nodes: [...g.nodes].reverse() }, catalog)).toEqual([]);
   });
 
   it('reports a step off the chain', () => {

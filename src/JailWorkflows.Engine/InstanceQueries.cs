@@ -86,6 +86,9 @@ public sealed record StepView(string Id, string Title, string Activity, StepStat
 
     /// <summary>Failed attempts of the step's current run (0 when none failed).</summary>
     public int Failures { get; init; }
+
+    /// <summary>The ids of the steps this one runs after (<see cref="Definitions.StepDocument.After"/>); empty for the first step.</summary>
+    public IReadOnlyList<string> After { get; init; } = [];
 }
 
 /// <summary>An instance as the CLI and the server show it.</summary>
@@ -96,12 +99,12 @@ public sealed record StepView(string Id, string Title, string Activity, StepStat
 /// <param name="Status">WorkflowCore status (Runnable, Suspended, Complete, Terminated).</param>
 /// <param name="Created">Creation time (UTC).</param>
 /// <param name="Completed">Completion time (UTC), if complete.</param>
-/// <param name="Steps">The steps in definition order.</param>
+/// <param name="Steps">The steps in definition order (with parallel branches, several may run at once).</param>
 /// <param name="LastError">The newest step failure message, if any.</param>
 /// <param name="LastOutput">The newest host job output line, if any.</param>
 public sealed record InstanceView(string Id, string Definition, int Version, string? Server, WorkflowStatus Status, DateTime Created, DateTime? Completed, IReadOnlyList<StepView> Steps, string? LastError, string? LastOutput)
 {
-    /// <summary>The step that failed, waits for an approval or runs now, if any.</summary>
+    /// <summary>The step that failed, waits for an approval or runs now, if any (the first in definition order, when parallel branches have several).</summary>
     public StepView? Current => Steps.FirstOrDefault(s => s.State == StepState.Failed)
         ?? Steps.FirstOrDefault(s => s.State == StepState.AwaitingApproval)
         ?? Steps.FirstOrDefault(s => s.State == StepState.Running);
@@ -112,7 +115,7 @@ public sealed record InstanceView(string Id, string Definition, int Version, str
     /// <summary>The jails directory of the instance's plan (where its jail root is), or null when unknown.</summary>
     public string? JailsDir { get; init; }
 
-    /// <summary>The open incident the instance waits on (a decision), or null.</summary>
+    /// <summary>The open incident the instance waits on (a decision; the oldest, when parallel branches failed each), or null.</summary>
     public Incident? Incident { get; init; }
 
     /// <summary>Where the instance is (running, interrupted, incident, approval, complete, aborted).</summary>
@@ -251,6 +254,9 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
         var steps = new List<StepView>();
         if (document is not null)
         {
+            // Steps are WorkflowCore steps 0..n-1 (the containers of parallel branches come after them and are not shown).
+            // A step beside a failed parallel branch is not failed itself: its host job may still run.
+            var branchFailed = instance.ExecutionPointers.Any(p => p.Active && p.Status == PointerStatus.Failed && p.StepId < document.Steps.Count);
             for (var i = 0; i < document.Steps.Count; i++)
             {
                 var pointer = instance.ExecutionPointers.Where(p => p.StepId == i).OrderByDescending(p => p.StartTime ?? DateTime.MinValue).FirstOrDefault();
@@ -259,9 +265,10 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
                     null => StepState.Waiting,
                     { Status: PointerStatus.Complete } => StepState.Done,
                     { Status: PointerStatus.Failed } => StepState.Failed,
-                    { Status: PointerStatus.Pending } when instance.Status != WorkflowStatus.Suspended => StepState.Waiting,
+                    { Status: PointerStatus.Pending } when instance.Status != WorkflowStatus.Suspended || branchFailed => StepState.Waiting,
                     { Status: PointerStatus.WaitingForEvent, EventName: MergeEtc.ApprovalEvent, EventPublished: false } when instance.Status == WorkflowStatus.Runnable => StepState.AwaitingApproval,
-                    _ when instance.Status == WorkflowStatus.Suspended => StepState.Failed,
+                    { Status: PointerStatus.WaitingForEvent } when branchFailed => StepState.AwaitingApproval,
+                    _ when instance.Status == WorkflowStatus.Suspended && !branchFailed => StepState.Failed,
                     _ => StepState.Running,
                 };
                 var doc = document.Steps[i];
@@ -275,6 +282,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
                 {
                     Recovery = ActivityCatalog.All.TryGetValue(doc.Activity, out var descriptor) ? descriptor.Recovery : RecoveryPolicy.AskOperator,
                     Retry = doc.Retry,
+                    After = doc.After,
                     Failures = values?.TryGetValue(Activity.FailuresKey, out var f) == true && int.TryParse(f, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0,
                 });
             }
@@ -288,7 +296,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
             .OrderByDescending(j => j.Id).Select(j => j.Message).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         var server = instance.Reference ?? (instance.Data as ConsolidationData)?.Server;
         var incident = instance.Status == WorkflowStatus.Suspended
-            ? await db.Incidents.AsNoTracking().Where(x => x.InstanceId == instance.Id && x.ClosedAt == null).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false)
+            ? await db.Incidents.AsNoTracking().Where(x => x.InstanceId == instance.Id && x.ClosedAt == null).OrderBy(x => x.Id).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false)
             : null;
         var approval = PendingApproval(instance);
         _databasePath ??= db.Database.GetDbConnection().DataSource;
@@ -298,7 +306,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
             WorkflowStatus.Terminated => InstanceState.Aborted,
             WorkflowStatus.Suspended => InstanceState.Incident,
             _ when approval is not null => InstanceState.AwaitingApproval,
-            _ when instance.ExecutionPointers.Any(p => p.Active && p.StartTime is not null && p.Status != PointerStatus.WaitingForEvent)
+            _ when instance.ExecutionPointers.Any(p => p.Active && p.StartTime is not null && p.Status != PointerStatus.WaitingForEvent && (document is null || p.StepId < document.Steps.Count))
                 && EngineLock.LiveHolder(_databasePath) is null => InstanceState.Interrupted,
             _ => InstanceState.Running,
         };

@@ -415,7 +415,9 @@ public sealed partial class JailwfEngine : IAsyncDisposable
 
     /// <summary>
     /// Has the failed step of a suspended instance (its open incident) run again from its checkpoint, with its attempts
-    /// counted afresh; closes the incident as retried and journals the operator action with the reason.
+    /// counted afresh; closes the incident as retried and journals the operator action with the reason. When parallel
+    /// branches failed each, the decision is about the oldest open incident, and the instance stays suspended until every
+    /// one has a decision.
     /// </summary>
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="reason">Why (required).</param>
@@ -432,8 +434,8 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Skips the failed step of a suspended instance: the step ends without running (journaled as skipped) and the next
-    /// one runs. Refused when a later step needs what the failed one produces (<see cref="ActivityDescriptor.Needs"/>),
+    /// Skips the failed step of a suspended instance (that of its oldest open incident): the step ends without running
+    /// (journaled as skipped) and the next one runs. Refused when a later step (one after it in the definition's graph) needs what the failed one produces (<see cref="ActivityDescriptor.Needs"/>),
     /// unless <paramref name="force"/>. A host job the step still has running is killed first (its whole daemon(8) session,
     /// confirmed gone; <see cref="HostJobs.KillAsync"/>) unless another unfinished instance shares it, so the next step
     /// never runs beside it.
@@ -452,7 +454,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     {
         RequireReason(reason);
         var snapshot = await RequireIncidentAsync(instanceId, "skip", cancellationToken).ConfigureAwait(false);
-        var needing = NeededLater(snapshot, FailedPointer(snapshot));
+        var needing = NeededLater(snapshot, await FailedPointerAsync(snapshot, cancellationToken).ConfigureAwait(false));
         if (needing is { } need && !force)
         {
             throw new InstanceStateException(instanceId, $"Step {need.Failed} of instance {instanceId} is not skipped: the later step {need.Later} needs its {need.What}. Retry it, abort the instance, or skip with --force if you made that result by hand.");
@@ -484,7 +486,8 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="reason">Why (required).</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The host job that was killed, or null when none ran (or it is shared and was left running).</returns>
+    /// <returns>The host job that was killed (several, comma-separated, when parallel branches ran one each), or null when none ran
+    /// (or it is shared and was left running).</returns>
     /// <exception cref="ArgumentException">No reason given.</exception>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
     /// <exception cref="InstanceStateException">The instance is complete or aborted already, or stayed busy for 30 s; nothing changed.</exception>
@@ -503,7 +506,17 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                     throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)} already: there is nothing to abort.");
                 }
 
-                killed = await KillJobAsync(instance, instance.ExecutionPointers.FirstOrDefault(p => p.Active && p.PersistenceData is ActivityState { JobId: not null }), cancellationToken).ConfigureAwait(false);
+                // Parallel branches may each run a host job.
+                var jobs = new List<string>();
+                foreach (var pointer in instance.ExecutionPointers.Where(p => p.Active && p.PersistenceData is ActivityState { JobId: not null }).ToList())
+                {
+                    if (await KillJobAsync(instance, pointer, cancellationToken).ConfigureAwait(false) is { } job)
+                    {
+                        jobs.Add(job);
+                    }
+                }
+
+                killed = jobs.Count > 0 ? string.Join(", ", jobs) : null;
                 await _services.GetRequiredService<Incidents>().CloseAsync(instanceId, null, IncidentResolution.Aborted, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
                 instance.Status = WorkflowStatus.Terminated;
                 instance.CompleteTime = _services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
@@ -539,17 +552,27 @@ public sealed partial class JailwfEngine : IAsyncDisposable
         _ => "running",
     };
 
-    private static ExecutionPointer FailedPointer(WorkflowInstance instance) =>
-        instance.ExecutionPointers.Where(p => p.Active).OrderByDescending(p => p.Status == PointerStatus.Failed).FirstOrDefault()
-        ?? throw new InstanceStateException(instance.Id, $"Instance {instance.Id} is suspended but has no active step.");
+    /// <summary>
+    /// The step a decision on a suspended instance is about: the failed step of its oldest open incident (parallel branches may
+    /// have failed each), else a failed step, else an active one. Containers of parallel branches are no steps.
+    /// </summary>
+    private async Task<ExecutionPointer> FailedPointerAsync(WorkflowInstance instance, CancellationToken cancellationToken)
+    {
+        var document = Definitions.GetValueOrDefault((instance.WorkflowDefinitionId, instance.Version));
+        var active = instance.ExecutionPointers.Where(p => p.Active && (document is null || p.StepId < document.Steps.Count)).ToList();
+        var open = await _services.GetRequiredService<Incidents>().OpenOfAsync(instance.Id, cancellationToken).ConfigureAwait(false);
+        return active.FirstOrDefault(p => p.Status == PointerStatus.Failed && open is not null && document is not null && document.Steps[p.StepId].Id == open.Step)
+            ?? active.OrderByDescending(p => p.Status == PointerStatus.Failed).FirstOrDefault()
+            ?? throw new InstanceStateException(instance.Id, $"Instance {instance.Id} is suspended but has no active step.");
+    }
 
-    /// <summary>The first later step that needs what the pointer's step produces, or null.</summary>
+    /// <summary>The first later step (one that runs after it in the definition's graph) that needs what the pointer's step produces, or null.</summary>
     private (string Failed, string Later, string LaterId, string What)? NeededLater(WorkflowInstance instance, ExecutionPointer pointer)
     {
         var document = Definitions[(instance.WorkflowDefinitionId, instance.Version)];
         var failed = document.Steps[pointer.StepId];
         var produces = ActivityCatalog.All[failed.Activity].Produces;
-        foreach (var later in document.Steps.Skip(pointer.StepId + 1))
+        foreach (var later in document.StepsAfter(failed.Id))
         {
             var needs = ActivityCatalog.All[later.Activity].Needs.Intersect(produces, StringComparer.Ordinal).ToList();
             if (needs.Count > 0)
@@ -642,14 +665,16 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Applies a decision to the suspended instance's failed step under the instance's lock: <paramref name="prepare"/> may
-    /// act first (kill the step's job) and returns the change to the step's checkpoint; then the incident is closed and the
-    /// decision journaled, and the changed checkpoint and the instance's Runnable status are saved in one write. A crash
-    /// before that write leaves the instance suspended (decide again); after it, the decision holds.
+    /// Applies a decision to the suspended instance's failed step (that of its oldest open incident) under the instance's
+    /// lock: <paramref name="prepare"/> may act first (kill the step's job) and returns the change to the step's checkpoint;
+    /// then the incident is closed and the decision journaled, and the changed checkpoint and the instance's Runnable status
+    /// are saved in one write. A crash before that write leaves the instance suspended (decide again); after it, the decision
+    /// holds. When another parallel branch's incident is still open, the instance stays suspended until that one is decided.
     /// </summary>
     private async Task<string> DecideAsync(string instanceId, IncidentResolution resolution, string? reason, Func<WorkflowInstance, ExecutionPointer, Task<Action<ActivityState>>> prepare, CancellationToken cancellationToken)
     {
         var step = string.Empty;
+        var suspended = false;
         await UnderLockAsync(
             instanceId,
             async (store, instance) =>
@@ -659,25 +684,41 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                     throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)} now; nothing was changed.");
                 }
 
-                var pointer = FailedPointer(instance);
+                var pointer = await FailedPointerAsync(instance, cancellationToken).ConfigureAwait(false);
                 var change = await prepare(instance, pointer).ConfigureAwait(false);
                 var state = (pointer.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
                 change(state);
                 step = Definitions.TryGetValue((instance.WorkflowDefinitionId, instance.Version), out var document) && pointer.StepId < document.Steps.Count
                     ? document.Steps[pointer.StepId].Id
                     : pointer.StepName ?? pointer.StepId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await _services.GetRequiredService<Incidents>().CloseAsync(instanceId, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+                var incidents = _services.GetRequiredService<Incidents>();
+                await incidents.CloseAsync(instanceId, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
 
                 var now = _services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
                 pointer.PersistenceData = state;
                 pointer.SleepUntil = null;
-                instance.Status = WorkflowStatus.Runnable;
-                instance.NextExecution = now.Ticks;
+
+                // A parallel branch that failed too waits for its own decision: the instance runs again once none is left.
+                var failed = instance.ExecutionPointers
+                    .Where(p => p != pointer && p.Active && p.Status == PointerStatus.Failed && document is not null && p.StepId < document.Steps.Count)
+                    .Select(p => document!.Steps[p.StepId].Id).ToHashSet(StringComparer.Ordinal);
+                var waiting = (await incidents.AllOpenOfAsync(instanceId, cancellationToken).ConfigureAwait(false)).Select(i => i.Step).Where(failed.Contains).Distinct().ToList();
+                if (waiting.Count > 0)
+                {
+                    suspended = true;
+                    await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Step = step, Kind = JournalEntryKind.Info, Message = $"the instance stays suspended until the incident of step {string.Join(", ", waiting)} has a decision too" }, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    instance.Status = WorkflowStatus.Runnable;
+                    instance.NextExecution = now.Ticks;
+                }
+
                 await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
             },
             cancellationToken).ConfigureAwait(false);
 
-        if (_hostStarted)
+        if (_hostStarted && !suspended)
         {
             await _services.GetRequiredService<IQueueProvider>().QueueWork(instanceId, QueueType.Workflow).ConfigureAwait(false);
         }
@@ -926,7 +967,11 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                 await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
             }
 
-            var running = instance.ExecutionPointers.Where(p => p.Active && p.StartTime is not null && p.Status != PointerStatus.WaitingForEvent).Select(p => p.StepName).ToList();
+            var definition = provider.GetRequiredService<IWorkflowRegistry>().GetDefinition(instance.WorkflowDefinitionId, instance.Version);
+            var running = instance.ExecutionPointers
+                .Where(p => p.Active && p.StartTime is not null && p.Status != PointerStatus.WaitingForEvent)
+                .Where(p => definition?.Steps.FindById(p.StepId) is not { } step || DefinitionCompiler.IsActivityStep(step))
+                .Select(p => p.StepName).ToList();
             if (running.Count > 0)
             {
                 await journal.AppendAsync(new JournalEntry { InstanceId = instance.Id, Kind = JournalEntryKind.Info, Message = $"engine started: the interrupted step {string.Join(", ", running)} continues from its checkpoint" }, cancellationToken).ConfigureAwait(false);

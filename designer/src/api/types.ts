@@ -54,6 +54,8 @@ export interface StepView {
   recovery?: string;
   retry?: RetryPolicy;
   failures?: number;
+  /** The steps it runs after (parallel branches: a fork's steps share one, a join names several); empty for the first. */
+  after?: string[];
 }
 
 export interface Incident {

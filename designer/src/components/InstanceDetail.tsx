@@ -4,7 +4,7 @@ import { ApiError, type ApiClient } from '../api/client';
 import type { FileDiff, InstanceAction, InstanceView, JournalEntry } from '../api/types';
 import { parseUnifiedDiff } from '../instance/diff';
 import { currentJob, formatBytes, formatEta, jobProgress, type Progress } from '../instance/progress';
-import { allowedActions, instanceLook, mergeJournal, outputTail, reasonRequired } from '../instance/state';
+import { allowedActions, instanceLook, mergeJournal, outputTail, reasonRequired, runEdges } from '../instance/state';
 import { layoutGraph } from '../model/layout';
 import { RunStepNode, type RunFlowNode } from './StepNode';
 
@@ -91,7 +91,7 @@ function RunGraph({ instance }: { instance: InstanceView }) {
     const laid = layoutGraph({
       meta: { id: instance.definition, version: instance.version },
       nodes: instance.steps.map((s, i) => ({ id: ids[i], position: { x: 0, y: 0 }, step: { id: s.id, activity: s.activity } })),
-      edges: ids.slice(1).map((t, i) => ({ id: `e${i}`, source: ids[i], target: t })),
+      edges: runEdges(instance.steps, ids),
     });
     const nodes: RunFlowNode[] = laid.nodes.map((n, i) => ({
       id: n.id,

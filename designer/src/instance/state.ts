@@ -1,4 +1,4 @@
-import type { InstanceAction, InstanceState, InstanceView, JournalEntry, StepState } from '../api/types';
+import type { InstanceAction, InstanceState, InstanceView, JournalEntry, StepState, StepView } from '../api/types';
 
 export interface StateLook {
   label: string;
@@ -110,4 +110,13 @@ export function outputTail(entries: readonly JournalEntry[], jobId: string | nul
     if (e.kind === 'jobOutput' && (jobId === null || e.jobId === jobId)) lines.push(e.message);
   }
   return lines.reverse();
+}
+
+/** The edges of an instance's steps: from each step it runs after (a chain when the server names none). */
+export function runEdges(steps: readonly StepView[], ids: readonly string[]): { id: string; source: string; target: string }[] {
+  const nodeOf = new Map(steps.map((s, i) => [s.id, ids[i]]));
+  return steps.flatMap((s, i) => {
+    const before = s.after ?? (i > 0 ? [steps[i - 1].id] : []);
+    return before.filter((b) => nodeOf.has(b)).map((b) => ({ id: `e-${nodeOf.get(b)}-${ids[i]}`, source: nodeOf.get(b)!, target: ids[i] }));
+  });
 }

@@ -1,5 +1,5 @@
 import type { ApiDefinitionGraph, ApiProblem } from '../api/types';
-import { chainOrder, edgeId } from './graph';
+import { edgeId, runOrder } from './graph';
 import { layoutGraph } from './layout';
 import type { DesignEdge, DesignGraph, DesignNode, ValidationIssue } from './types';
 
@@ -12,7 +12,8 @@ function withoutNulls<T extends object>(o: T): T {
 export function apiGraphToDesign(g: ApiDefinitionGraph): DesignGraph {
   const { steps, edges, version, id, title, description, scope } = withoutNulls(g);
   const nodes: DesignNode[] = steps.map((s, i) => {
-    const { position, ...step } = withoutNulls(s);
+    const { position, after: _after, ...step } = withoutNulls(s);
+    void _after;
     return { id: `s${i}-${step.id}`, position: position ?? { x: 0, y: 0 }, step: structuredClone(step) };
   });
   const byStep = new Map<string, string>();
@@ -33,11 +34,11 @@ export function apiGraphToDesign(g: ApiDefinitionGraph): DesignGraph {
 }
 
 /**
- * The designer's graph as the API's request body (validate/save): steps in run order where the graph is a chain, with
+ * The designer's graph as the API's request body (validate/save): steps in run order where there is one, with
  * positions, and the edges by step id. edgeIds[j] is the designer edge sent as edges[j] (to place problems).
  */
 export function designToApiGraph(graph: DesignGraph, baseVersion?: number): { body: ApiDefinitionGraph; edgeIds: string[] } {
-  const order = chainOrder(graph) ?? graph.nodes;
+  const order = runOrder(graph) ?? graph.nodes;
   const stepOf = new Map(graph.nodes.map((n) => [n.id, n.step.id]));
   const sent = graph.edges.filter((e) => stepOf.has(e.source) && stepOf.has(e.target));
   const { $schema: _s, ...meta } = graph.meta;

@@ -1,6 +1,9 @@
 import type { DesignEdge, DesignGraph, DesignNode, StepDefinition, ValidationIssue, WorkflowDefinition } from './types';
 import { layoutGraph } from './layout';
 import { validateGraph, type Catalog } from './validate';
+import { runOrder } from './order';
+
+export { runOrder };
 
 let counter = 0;
 
@@ -14,45 +17,39 @@ export function edgeId(source: string, target: string): string {
   return `e-${source}-${target}`;
 }
 
-/** Imports a definition: one node per step, an edge from each step to the next, laid out top to bottom. */
+/**
+ * Imports a definition: one node per step, an edge to each step from every step its `after` names (absent: the step
+ * before it), laid out top to bottom (parallel branches side by side). The edges are the truth afterwards: the nodes'
+ * steps carry no `after`.
+ */
 export function definitionToGraph(definition: WorkflowDefinition): DesignGraph {
   const { steps, ...meta } = definition;
-  const nodes: DesignNode[] = steps.map((step, i) => ({
-    id: `s${i}-${step.id}`,
-    position: { x: 0, y: 0 },
-    step: structuredClone(step),
-  }));
+  const nodes: DesignNode[] = steps.map((step, i) => {
+    const { after: _after, ...rest } = structuredClone(step);
+    void _after;
+    return { id: `s${i}-${step.id}`, position: { x: 0, y: 0 }, step: rest };
+  });
+  const nodeOf = new Map<string, string>();
+  for (const n of nodes) if (!nodeOf.has(n.step.id)) nodeOf.set(n.step.id, n.id);
   const edges: DesignEdge[] = [];
-  for (let i = 0; i + 1 < nodes.length; i++) {
-    edges.push({ id: edgeId(nodes[i].id, nodes[i + 1].id), source: nodes[i].id, target: nodes[i + 1].id });
-  }
+  steps.forEach((step, i) => {
+    const before = step.after ?? (i > 0 ? [steps[i - 1].id] : []);
+    for (const name of before) {
+      const source = nodeOf.get(name) ?? `missing:${name}`;
+      edges.push({ id: edgeId(source, nodes[i].id), source, target: nodes[i].id });
+    }
+  });
   return layoutGraph({ meta: structuredClone(meta), nodes, edges });
 }
 
-/**
- * The steps in run order: from the one step nothing leads to, along the edges. Null when the graph is not one
- * chain (a branch, a cycle, a dangling edge, a step off the chain): validateGraph names why.
- */
-export function chainOrder(graph: DesignGraph): DesignNode[] | null {
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
-  const next = new Map<string, string>();
-  const incoming = new Map<string, number>();
-  for (const e of graph.edges) {
-    if (!byId.has(e.source) || !byId.has(e.target) || next.has(e.source)) return null;
-    next.set(e.source, e.target);
-    incoming.set(e.target, (incoming.get(e.target) ?? 0) + 1);
-  }
-  if ([...incoming.values()].some((c) => c > 1)) return null;
-  const starts = graph.nodes.filter((n) => !incoming.has(n.id));
-  if (starts.length !== 1) return null;
-  const order: DesignNode[] = [];
-  const seen = new Set<string>();
-  for (let id: string | undefined = starts[0].id; id !== undefined; id = next.get(id)) {
-    if (seen.has(id)) return null;
-    seen.add(id);
-    order.push(byId.get(id)!);
-  }
-  return order.length === graph.nodes.length ? order : null;
+/** The ids of the steps each node runs after (its incoming edges), in run order. */
+export function afterLists(graph: DesignGraph, order: readonly DesignNode[]): Map<string, string[]> {
+  const position = new Map(order.map((n, i) => [n.id, i]));
+  const stepOf = new Map(graph.nodes.map((n) => [n.id, n.step.id]));
+  const result = new Map<string, string[]>(graph.nodes.map((n) => [n.id, []]));
+  const sorted = [...graph.edges].sort((a, b) => (position.get(a.source) ?? 0) - (position.get(b.source) ?? 0));
+  for (const e of sorted) if (stepOf.has(e.source) && result.has(e.target)) result.get(e.target)!.push(stepOf.get(e.source)!);
+  return result;
 }
 
 function cleanStep(step: StepDefinition): StepDefinition {
@@ -72,7 +69,8 @@ export type ExportResult = { ok: true; definition: WorkflowDefinition } | { ok: 
 export function graphToDefinition(graph: DesignGraph, catalog: Catalog): ExportResult {
   const issues = validateGraph(graph, catalog);
   if (issues.length > 0) return { ok: false, issues };
-  const order = chainOrder(graph)!;
+  const order = runOrder(graph)!;
+  const after = afterLists(graph, order);
   const { $schema, id, version, title, description, scope, ...rest } = graph.meta;
   const definition: WorkflowDefinition = {
     ...($schema !== undefined ? { $schema } : {}),
@@ -82,7 +80,13 @@ export function graphToDefinition(graph: DesignGraph, catalog: Catalog): ExportR
     ...(description !== undefined && description !== '' ? { description } : {}),
     ...(scope !== undefined ? { scope } : {}),
     ...rest,
-    steps: order.map((n) => cleanStep(n.step)),
+    // `after` only where it is not the default (the step before; none for the first), so a chain has none.
+    steps: order.map((n, i) => {
+      const step = cleanStep(n.step);
+      const names = after.get(n.id)!;
+      const isDefault = i === 0 ? names.length === 0 : names.length === 1 && names[0] === order[i - 1].step.id;
+      return isDefault ? step : { ...step, after: names };
+    }),
   };
   return { ok: true, definition };
 }

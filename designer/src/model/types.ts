@@ -9,6 +9,8 @@ export interface StepDefinition {
   id: string;
   activity: string;
   title?: string;
+  /** The steps it runs after; absent: the step before it (none for the first). In the designer the edges say this. */
+  after?: string[];
   inputs?: Record<string, unknown>;
   retry?: RetryPolicy;
 }
@@ -53,7 +55,7 @@ export interface DesignNode {
   step: StepDefinition;
 }
 
-/** "source runs before target". */
+/** "target runs after source" (a node with several outgoing edges forks; one with several incoming edges joins). */
 export interface DesignEdge {
   id: string;
   source: string;
@@ -72,7 +74,8 @@ export type IssueCode =
   | 'definition'
   | 'dangling-edge'
   | 'cycle'
-  | 'branch'
+  | 'join'
+  | 'unjoined-branch'
   | 'disconnected'
   | 'unknown-activity'
   | 'step-id'

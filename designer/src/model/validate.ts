@@ -1,5 +1,6 @@
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import type { ActivityInfo, DesignGraph, ValidationIssue } from './types';
+import { runOrder } from './order';
 
 /** The activity catalog by name. */
 export type Catalog = ReadonlyMap<string, ActivityInfo>;
@@ -9,7 +10,6 @@ export function catalogOf(activities: readonly ActivityInfo[]): Catalog {
 }
 
 export const ID_PATTERN = /^[a-z][a-z0-9-]{0,63}$/;
-export const BRANCH_MESSAGE = 'branches are not supported by the engine yet';
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 const compiled = new WeakMap<object, ValidateFunction>();
@@ -56,8 +56,9 @@ function extraInputChecks(activity: string, inputs: Record<string, unknown>): { 
 
 /**
  * Every reason the graph cannot be saved as a definition (empty when it can), with the node or edge to show it at.
- * The engine runs one chain of steps: a branch or a join, a cycle, an edge to nothing or a step off the chain are errors,
- * and each step is checked as the server's DefinitionLoader checks it (id, activity, inputs against its schema, retry).
+ * The steps form one structured fork/join flow: one first step, no cycle, no edge to nothing, every step connected, and
+ * the branches of each fork meet again at one join step (the server's DefinitionLoader says the same, in the same words).
+ * Each step is checked as the server checks it (id, activity, inputs against its schema, retry).
  */
 export function validateGraph(graph: DesignGraph, catalog: Catalog): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
@@ -78,41 +79,52 @@ export function validateGraph(graph: DesignGraph, catalog: Catalog): ValidationI
   }
   if (nodes.length === 0) issues.push({ code: 'empty', message: 'a workflow needs at least one step' });
 
-  // Structure: one chain.
+  // Structure: one flow from one first step.
   const nodeIds = new Set(nodes.map((n) => n.id));
   const out = new Map<string, string[]>();
   const inc = new Map<string, string[]>();
+  let dangling = false;
   for (const e of edges) {
     if (!nodeIds.has(e.source) || !nodeIds.has(e.target)) {
       const at = nodeIds.has(e.source) ? e.source : nodeIds.has(e.target) ? e.target : undefined;
       issues.push({ code: 'dangling-edge', edgeId: e.id, nodeId: at, message: 'an edge leads to or from no step' });
+      dangling = true;
       continue;
     }
     out.set(e.source, [...(out.get(e.source) ?? []), e.target]);
     inc.set(e.target, [...(inc.get(e.target) ?? []), e.source]);
   }
-  for (const n of nodes) {
-    if ((out.get(n.id)?.length ?? 0) > 1) issues.push({ code: 'branch', nodeId: n.id, message: `${BRANCH_MESSAGE}: '${n.step.id}' leads to ${out.get(n.id)!.length} steps` });
-    if ((inc.get(n.id)?.length ?? 0) > 1) issues.push({ code: 'branch', nodeId: n.id, message: `${BRANCH_MESSAGE}: ${inc.get(n.id)!.length} steps lead to '${n.step.id}'` });
-  }
   const onCycle = nodesOnCycles(nodes.map((n) => n.id), out);
   for (const id of onCycle) {
     const n = nodes.find((x) => x.id === id)!;
-    issues.push({ code: 'cycle', nodeId: id, message: `'${n.step.id}' is on a cycle: a workflow runs each step once, in order` });
+    issues.push({ code: 'cycle', nodeId: id, message: `'${n.step.id}' is on a cycle: a workflow runs each step once` });
   }
+  let connected = true;
   if (nodes.length > 1 && onCycle.size === 0) {
     const starts = nodes.filter((n) => !inc.has(n.id));
     if (starts.length > 1) {
-      // The longest chain counts as the workflow; every other start is off it.
+      connected = false;
+      // The largest flow counts as the workflow; every other start is off it.
       const reach = (id: string, seen = new Set<string>()): number => {
         if (seen.has(id)) return 0;
         seen.add(id);
-        return 1 + Math.max(0, ...(out.get(id) ?? []).map((t) => reach(t, seen)));
+        return 1 + (out.get(id) ?? []).reduce((sum, t) => sum + reach(t, seen), 0);
       };
       const main = starts.reduce((a, b) => (reach(b.id) > reach(a.id) ? b : a));
       for (const s of starts) {
-        if (s !== main) issues.push({ code: 'disconnected', nodeId: s.id, message: `'${s.step.id}' is not connected: the steps must form one chain` });
+        if (s !== main) issues.push({ code: 'disconnected', nodeId: s.id, message: `'${s.step.id}' is not connected: the steps must form one flow from one first step` });
       }
+    }
+  }
+  if (nodes.length > 1 && onCycle.size === 0 && !dangling && connected) {
+    const order = runOrder(graph);
+    if (order) {
+      const index = new Map(order.map((n, i) => [n.id, i]));
+      const shape = forkJoinProblems(
+        order.map((n) => n.step.id),
+        order.map((n) => (inc.get(n.id) ?? []).map((p) => index.get(p)!).sort((a, b) => a - b)),
+      );
+      for (const p of shape) issues.push({ code: p.code, nodeId: order[p.step].id, message: p.message });
     }
   }
 
@@ -167,6 +179,67 @@ function retryIssues(nodeId: string, retry: DesignGraph['nodes'][number]['step']
     });
   }
   return issues;
+}
+
+/**
+ * The fork/join shape, as the server's StepGraph checks it (same messages): one last step (a branch that ends while the
+ * others go on never meets them), and each step after several branches is the join of every branch of one fork. `after`
+ * holds each step's predecessors as indexes into `ids`, which is in run order.
+ */
+export function forkJoinProblems(ids: readonly string[], after: readonly (readonly number[])[]): { step: number; code: 'join' | 'unjoined-branch'; message: string }[] {
+  const n = ids.length;
+  const next = ids.map(() => [] as number[]);
+  after.forEach((preds, i) => preds.forEach((p) => next[p].push(i)));
+  const ends = ids.map((_, i) => i).filter((i) => next[i].length === 0);
+  if (ends.length > 1) {
+    const last = ends[ends.length - 1];
+    return ends.slice(0, -1).map((end) => ({
+      step: end,
+      code: 'unjoined-branch' as const,
+      message: `no step runs after step '${ids[end]}', but the definition goes on to '${ids[last]}': the branches of a fork meet again at one join step; list '${ids[end]}' in the 'after' of the step where its branch meets the others`,
+    }));
+  }
+  // Post-dominators; the nearest one of a fork is where its branches meet.
+  const pdom: Set<number>[] = new Array(n);
+  const join: number[] = new Array(n).fill(-1);
+  for (let i = n - 1; i >= 0; i--) {
+    const common = new Set<number>(next[i].length > 0 ? pdom[next[i][0]] : []);
+    for (const s of next[i].slice(1)) for (const x of [...common]) if (!pdom[s].has(x)) common.delete(x);
+    join[i] = common.size > 0 ? Math.min(...common) : -1;
+    pdom[i] = common;
+    pdom[i].add(i);
+  }
+  const problems: { step: number; code: 'join'; message: string }[] = [];
+  const visited = new Array(n).fill(false);
+  let failed = false;
+  const series = (start: number, stop: number, fork: number) => {
+    let current = start;
+    while (current !== stop && !failed) {
+      if (visited[current]) {
+        const before = after[current].map((p) => `'${ids[p]}'`).join(', ');
+        problems.push({
+          step: current,
+          code: 'join',
+          message: fork < 0
+            ? `step '${ids[current]}' runs after ${before}, which do not meet at one join step: make it run after one of them only, or after the step where they meet`
+            : `step '${ids[current]}' runs after ${before}, which lie in different branches of the fork '${ids[fork]}' (they meet only at '${ids[join[fork]]}'): a step after several branches is their join and runs after every branch of one fork; make it run after one branch only, or let it join all branches of '${ids[fork]}'`,
+        });
+        failed = true;
+        return;
+      }
+      visited[current] = true;
+      if (next[current].length === 0) return;
+      if (next[current].length === 1) {
+        current = next[current][0];
+        continue;
+      }
+      const meet = join[current];
+      for (const s of next[current]) if (s !== meet) series(s, meet, current);
+      current = meet;
+    }
+  };
+  if (n > 0) series(0, -1, -1);
+  return problems;
 }
 
 /** Nodes that lie on a directed cycle (Tarjan's strongly connected components; a self-loop counts). */

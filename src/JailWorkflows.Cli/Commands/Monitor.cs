@@ -13,7 +13,7 @@ internal static class Monitor
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Follows the instances until each completed, failed or waits for an approval; returns 0 when all completed, 1 when any failed, 4 when any waits for an approval.</summary>
+    /// <summary>Follows the instances until each completed, failed or waits for an approval (with no parallel branch still running); returns 0 when all completed, 1 when any failed, 4 when any waits for an approval.</summary>
     public static async Task<int> FollowAsync(InstanceQueries queries, IReadOnlyList<string> instanceIds, CancellationToken cancellationToken)
     {
         IReadOnlyList<InstanceView> views = [];
@@ -98,7 +98,9 @@ internal static class Monitor
         return views;
     }
 
-    private static bool Settled(InstanceView view) => view.Status is WorkflowStatus.Complete or WorkflowStatus.Terminated or WorkflowStatus.Suspended || view.Approval is not null;
+    // An approval settles an instance only once no parallel branch of it runs any more: the engine goes on with those meanwhile.
+    private static bool Settled(InstanceView view) => view.Status is WorkflowStatus.Complete or WorkflowStatus.Terminated or WorkflowStatus.Suspended
+        || view.Approval is not null && !view.Steps.Any(s => s.State == StepState.Running);
 
     private static int Summarize(IReadOnlyList<InstanceView> views)
     {

@@ -43,11 +43,17 @@ internal sealed class StatusCommand : AsyncCommand<InstanceSettings>
             var view = await queries.ViewAsync(settings.Instance, cancellationToken).ConfigureAwait(false)
                 ?? throw new KeyNotFoundException($"No workflow instance '{settings.Instance}'.");
             AnsiConsole.MarkupLine($"instance [bold]{view.Id}[/]: {Markup.Escape(view.Definition)} v{view.Version} for {Markup.Escape(view.Server ?? "?")}: [bold]{view.State}[/]");
-            var table = new Table().AddColumns("Step", "Activity", "Recovery", "Retry", "State", "Started (UTC)", "Ended (UTC)");
+            // With parallel branches, each step names what it runs after (a chain needs no such column).
+            var branched = view.Steps.Select((s, i) => i == 0 ? s.After.Count > 0 : s.After.Count != 1 || s.After[0] != view.Steps[i - 1].Id).Any(b => b);
+            var table = branched
+                ? new Table().AddColumns("Step", "After", "Activity", "Recovery", "Retry", "State", "Started (UTC)", "Ended (UTC)")
+                : new Table().AddColumns("Step", "Activity", "Recovery", "Retry", "State", "Started (UTC)", "Ended (UTC)");
+
             foreach (var step in view.Steps)
             {
                 var state = step.Failures > 0 && step.State is StepState.Running or StepState.Failed ? $"{step.State} ({step.Failures} failed)" : step.State.ToString();
-                table.AddRow(Markup.Escape(step.Id), Markup.Escape(step.Activity), step.Recovery.ToString(), Markup.Escape(step.Retry.ToString()), Markup.Escape(state), Time(step.Started), Time(step.Ended));
+                string[] cells = [Markup.Escape(step.Id), Markup.Escape(step.Activity), step.Recovery.ToString(), Markup.Escape(step.Retry.ToString()), Markup.Escape(state), Time(step.Started), Time(step.Ended)];
+                table.AddRow(branched ? [cells[0], Markup.Escape(string.Join(", ", step.After)), .. cells[1..]] : cells);
             }
 
             AnsiConsole.Write(table);

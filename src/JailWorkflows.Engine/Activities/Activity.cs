@@ -37,9 +37,13 @@ public abstract class Activity : StepBodyAsync
     /// <summary>The step's inputs from the workflow definition (already validated against the activity's input schema).</summary>
     public JsonObject Inputs { get; set; } = new();
 
-    /// <summary>The activity names of the steps after this one in the workflow definition, in order (set by the engine
-    /// before the run); lets a step keep what a later step needs, e.g. <c>restoresymtable</c> for a <c>Cutover</c>.</summary>
+    /// <summary>The activity names of the steps that run after this one in the workflow definition (reachable after it in its
+    /// graph, not those of a parallel branch beside it), in definition order (set by the engine before the run); lets a step
+    /// keep what a later step needs, e.g. <c>restoresymtable</c> for a <c>Cutover</c>.</summary>
     public IReadOnlyList<string> LaterActivities { get; set; } = [];
+
+    /// <summary>The ids of the definition's steps by WorkflowCore step id (the definition index; set by the engine).</summary>
+    internal IReadOnlyList<string> DefinitionStepIds { get; set; } = [];
 
     /// <summary>Engine services.</summary>
     protected ActivityServices Services { get; }
@@ -108,7 +112,7 @@ public abstract class Activity : StepBodyAsync
                 await run.JournalAsync(JournalEntryKind.StepFinished, $"{context.Step.Name}: done").ConfigureAwait(false);
 
                 // An incident opened by a run that a crash cut off before the instance was suspended: the step has made it now.
-                if (await Services.Incidents.OpenOfAsync(run.InstanceId, CancellationToken.None).ConfigureAwait(false) is { } leftover && leftover.Step == StepId)
+                if ((await Services.Incidents.AllOpenOfAsync(run.InstanceId, CancellationToken.None).ConfigureAwait(false)).Any(leftover => leftover.Step == StepId))
                 {
                     await Services.Incidents.CloseAsync(run.InstanceId, StepId, IncidentResolution.Recovered, "engine", null, CancellationToken.None).ConfigureAwait(false);
                 }
@@ -179,6 +183,13 @@ public abstract class Activity : StepBodyAsync
     private async Task OpenIncidentAsync(ActivityRun run, IStepExecutionContext context, string host, string error, int? attempts = null)
     {
         await run.JournalAsync(JournalEntryKind.StepFailed, error).ConfigureAwait(false);
+
+        // A parallel branch that failed before this one in the same pass keeps its incident: each waits for its own decision.
+        var failing = context.Workflow.ExecutionPointers
+            .Where(p => p.Id != context.ExecutionPointer.Id && p.Active && p.Status == PointerStatus.Failed)
+            .Where(p => p.StepId < DefinitionStepIds.Count)
+            .Select(p => DefinitionStepIds[p.StepId])
+            .ToList();
         await Services.Incidents.OpenAsync(
             new Incident
             {
@@ -189,6 +200,7 @@ public abstract class Activity : StepBodyAsync
                 Error = error,
                 Attempts = attempts ?? 1,
             },
+            failing,
             CancellationToken.None).ConfigureAwait(false);
     }
 

@@ -8,7 +8,8 @@ namespace JailWorkflows.Engine.Definitions;
 /// <summary>
 /// Reads workflow definitions (JSON) and validates them against the definition schema
 /// (<c>workflows/schema/workflow-definition.schema.json</c>, embedded) and the activity catalog: unknown
-/// activities, duplicate step ids and inputs that do not match an activity's input schema are errors.
+/// activities, duplicate step ids, inputs that do not match an activity's input schema, and a step graph (the steps' <c>after</c>)
+/// that is not one structured fork/join flow from the first step to one last step are errors.
 /// </summary>
 public static class DefinitionLoader
 {
@@ -109,15 +110,88 @@ public static class DefinitionLoader
             steps.Add(new StepDocument(id, activity, (string?)step["title"] ?? id, (JsonObject)inputs.DeepClone(), retry));
         }
 
+        var after = After(stepArray, steps, errors);
         if (errors.Count > 0)
         {
             throw new DefinitionValidationException(source, errors);
+        }
+
+        var (_, shapeErrors) = StepGraph.Analyze(steps.Select(s => s.Id).ToList(), after);
+        if (shapeErrors.Count > 0)
+        {
+            throw new DefinitionValidationException(source, shapeErrors.Select(e => new DefinitionError($"steps[{e.Step}].after", e.Message)).ToList());
+        }
+
+        for (var i = 0; i < steps.Count; i++)
+        {
+            steps[i] = steps[i] with { After = after[i].Select(j => steps[j].Id).ToList() };
         }
 
         return new WorkflowDocument((string)obj["id"]!, (int)obj["version"]!, (string?)obj["title"], (string?)obj["description"], steps, json)
         {
             Scope = (string?)obj["scope"] == "jailHost" ? DefinitionScope.JailHost : DefinitionScope.Server,
         };
+    }
+
+    /// <summary>
+    /// Resolves each step's <c>after</c> (left out: the previous step) to step indexes, adding an error for every name that is
+    /// unknown, the step itself, listed twice, or a step further down (a step runs after earlier steps only, which also rules
+    /// out cycles), and for a second first step (an empty <c>after</c> below the first step).
+    /// </summary>
+    private static List<IReadOnlyList<int>> After(JsonArray stepArray, List<StepDocument> steps, List<DefinitionError> errors)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < steps.Count; i++)
+        {
+            index.TryAdd(steps[i].Id, i);
+        }
+
+        var result = new List<IReadOnlyList<int>>();
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var id = steps[i].Id;
+            if (stepArray[i]!["after"] is not JsonArray names)
+            {
+                result.Add(i == 0 ? [] : [i - 1]);
+                continue;
+            }
+
+            var before = new List<int>();
+            if (names.Count == 0 && i > 0)
+            {
+                errors.Add(new DefinitionError($"steps[{i}].after", $"step '{id}' runs after no step, but '{steps[0].Id}' is the first step: a definition has one first step; name the steps '{id}' runs after (or leave 'after' out: the previous step)"));
+            }
+
+            for (var k = 0; k < names.Count; k++)
+            {
+                var name = (string)names[k]!;
+                var field = $"steps[{i}].after[{k}]";
+                if (!index.TryGetValue(name, out var j))
+                {
+                    errors.Add(new DefinitionError(field, $"there is no step '{name}' (steps: {string.Join(", ", steps.Select(s => s.Id))})"));
+                }
+                else if (j == i)
+                {
+                    errors.Add(new DefinitionError(field, $"step '{id}' cannot run after itself"));
+                }
+                else if (j > i)
+                {
+                    errors.Add(new DefinitionError(field, $"step '{name}' comes further down (steps[{j}]): a step runs after steps listed before it only; move '{id}' below '{name}' (this also rules out cycles)"));
+                }
+                else if (before.Contains(j))
+                {
+                    errors.Add(new DefinitionError(field, $"step '{name}' is listed twice"));
+                }
+                else
+                {
+                    before.Add(j);
+                }
+            }
+
+            result.Add(before);
+        }
+
+        return result;
     }
 
     /// <summary>Reads and validates every <c>*.json</c> definition directly in <paramref name="directory"/>.</summary>

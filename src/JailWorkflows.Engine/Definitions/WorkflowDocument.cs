@@ -7,12 +7,62 @@ namespace JailWorkflows.Engine.Definitions;
 /// <param name="Version">Version, 1 or more.</param>
 /// <param name="Title">Short title; may be null.</param>
 /// <param name="Description">Longer description; may be null.</param>
-/// <param name="Steps">The steps, in execution order.</param>
+/// <param name="Steps">The steps, in definition order: every step comes after the steps it runs after (<see cref="StepDocument.After"/>), so the
+/// first is the start; steps of parallel branches are in any order between their fork and their join.</param>
 /// <param name="Json">The exact JSON text this was read from (stored with instances so the version is pinned).</param>
 public sealed record WorkflowDocument(string Id, int Version, string? Title, string? Description, IReadOnlyList<StepDocument> Steps, string Json)
 {
     /// <summary>What one instance works on (the definition's <c>scope</c>); default <see cref="DefinitionScope.Server"/>.</summary>
     public DefinitionScope Scope { get; init; } = DefinitionScope.Server;
+
+    /// <summary>The steps that run right after a step (those whose <see cref="StepDocument.After"/> names it), in definition
+    /// order: none for the last step, several for a fork (its branches run in parallel).</summary>
+    /// <param name="stepId">A step id of this definition.</param>
+    /// <returns>The successors.</returns>
+    /// <exception cref="KeyNotFoundException">No step has that id.</exception>
+    public IReadOnlyList<StepDocument> Successors(string stepId)
+    {
+        _ = IndexOf(stepId);
+        return Steps.Where(s => s.After.Contains(stepId, StringComparer.Ordinal)).ToList();
+    }
+
+    /// <summary>Every step that runs after a step, directly or later (reachable along <see cref="StepDocument.After"/>), in
+    /// definition order; steps in a parallel branch beside it are not among them.</summary>
+    /// <param name="stepId">A step id of this definition.</param>
+    /// <returns>The later steps.</returns>
+    /// <exception cref="KeyNotFoundException">No step has that id.</exception>
+    public IReadOnlyList<StepDocument> StepsAfter(string stepId)
+    {
+        var later = new HashSet<string>(StringComparer.Ordinal) { Steps[IndexOf(stepId)].Id };
+        var result = new List<StepDocument>();
+        foreach (var step in Steps)
+        {
+            if (step.After.Any(later.Contains))
+            {
+                later.Add(step.Id);
+                result.Add(step);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The index in <see cref="Steps"/> of a step (also its WorkflowCore step id).</summary>
+    /// <param name="stepId">A step id.</param>
+    /// <returns>The index.</returns>
+    /// <exception cref="KeyNotFoundException">No step has that id.</exception>
+    public int IndexOf(string stepId)
+    {
+        for (var i = 0; i < Steps.Count; i++)
+        {
+            if (Steps[i].Id == stepId)
+            {
+                return i;
+            }
+        }
+
+        throw new KeyNotFoundException($"Workflow definition '{Id}' v{Version} has no step '{stepId}'.");
+    }
 }
 
 /// <summary>What one instance of a definition works on.</summary>
@@ -32,7 +82,12 @@ public enum DefinitionScope
 /// <param name="Title">Title for people; defaults to the id.</param>
 /// <param name="Inputs">The activity's inputs (validated against its input schema).</param>
 /// <param name="Retry">The step's retry policy: the activity's default (<see cref="Activities.ActivityDescriptor.Retry"/>) with the definition's <c>retry</c> fields.</param>
-public sealed record StepDocument(string Id, string Activity, string Title, JsonObject Inputs, Activities.RetryPolicy Retry);
+public sealed record StepDocument(string Id, string Activity, string Title, JsonObject Inputs, Activities.RetryPolicy Retry)
+{
+    /// <summary>The ids of the steps this one runs after (its <c>after</c> field; when that is left out, the previous step of the
+    /// definition); empty for the first step. It starts once all of them have ended. Default: empty.</summary>
+    public IReadOnlyList<string> After { get; init; } = [];
+}
 
 /// <summary>One problem found in a workflow definition.</summary>
 /// <param name="Field">Where: a JSON path such as <c>steps[2].activity</c>.</param>

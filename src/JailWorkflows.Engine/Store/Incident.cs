@@ -21,7 +21,8 @@ public enum IncidentResolution
 
 /// <summary>
 /// A step that failed for good (its retry policy exhausted, or an error that is never retried): the instance is
-/// suspended and waits for a person's decision (retry, skip, abort, resume). One open incident per instance at most.
+/// suspended and waits for a person's decision (retry, skip, abort, resume). One open incident per instance at most, except
+/// with parallel branches: one per failed branch (the instance runs again once each has a decision).
 /// </summary>
 public sealed class Incident
 {

@@ -20,12 +20,13 @@ public sealed record GraphPosition(double X, double Y);
 /// <param name="Position">Canvas position; accepted and not stored.</param>
 public sealed record GraphStep(string? Id, string? Activity, string? Title = null, JsonObject? Inputs = null, JsonObject? Retry = null, GraphPosition? Position = null);
 
-/// <summary>An edge of a definition graph: <paramref name="To"/> runs right after <paramref name="From"/>.</summary>
+/// <summary>An edge of a definition graph: <paramref name="To"/> runs after <paramref name="From"/> (a step with several
+/// outgoing edges forks into parallel branches; one with several incoming edges joins them: it runs after all of them).</summary>
 /// <param name="From">The earlier step's id.</param>
 /// <param name="To">The later step's id.</param>
 public sealed record GraphEdge(string? From, string? To);
 
-/// <summary>A workflow definition as the designer edits it: nodes are steps, edges their order (docs/api.md).</summary>
+/// <summary>A workflow definition as the designer edits it: nodes are steps, edges their order and branches (docs/api.md).</summary>
 /// <param name="Id">Definition id.</param>
 /// <param name="Version">The version (answers); ignored by validate and save.</param>
 /// <param name="Title">Title.</param>
@@ -46,7 +47,7 @@ public sealed record DefinitionGraph(string? Id, int? Version, string? Title, st
 }
 
 /// <summary>One problem of a definition graph.</summary>
-/// <param name="Code">What kind (docs/api.md: <c>unknown-activity</c>, <c>missing-input</c>, <c>cycle</c>, <c>dangling-edge</c>, <c>branch</c>…).</param>
+/// <param name="Code">What kind (docs/api.md: <c>unknown-activity</c>, <c>missing-input</c>, <c>cycle</c>, <c>dangling-edge</c>, <c>join</c>…).</param>
 /// <param name="Field">Where, e.g. <c>steps[2].inputs.start</c> or <c>edges[1].to</c> (indexes of the request's arrays).</param>
 /// <param name="Node">The step id concerned, if any.</param>
 /// <param name="Edge">The index of the edge concerned, if any.</param>
@@ -55,7 +56,7 @@ public sealed record DefinitionProblem(string Code, string Field, string? Node, 
 
 /// <summary>Answer of a definition validation that found no problem.</summary>
 /// <param name="Valid">Always true.</param>
-/// <param name="Steps">The step ids in execution order.</param>
+/// <param name="Steps">The step ids in an order they can run in (each after the steps it runs after; the stored definition's order).</param>
 public sealed record ValidationResponse(bool Valid, IReadOnlyList<string> Steps);
 
 /// <summary>A definition graph has problems; nothing was stored.</summary>
@@ -76,7 +77,8 @@ public static partial class DefinitionGraphs
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <summary>The graph of a stored definition: its steps as nodes (inputs and retry as written), edges from the order.</summary>
+    /// <summary>The graph of a stored definition: its steps as nodes (inputs and retry as written), an edge from each step
+    /// named in a step's <see cref="StepDocument.After"/> to that step (for a linear definition: one after the other).</summary>
     /// <param name="document">The definition.</param>
     /// <returns>The graph (without <see cref="DefinitionGraph.RegisteredAt"/> and <see cref="DefinitionGraph.Instances"/>).</returns>
     public static DefinitionGraph FromDocument(WorkflowDocument document)
@@ -89,13 +91,18 @@ public static partial class DefinitionGraphs
             (string?)raw[i]!["title"],
             raw[i]!["inputs"]?.DeepClone().AsObject(),
             raw[i]!["retry"]?.DeepClone().AsObject())).ToList();
-        var edges = steps.Zip(steps.Skip(1), (a, b) => new GraphEdge(a.Id, b.Id)).ToList();
+        var edges = document.Steps.SelectMany(s => s.After.Select(a => new GraphEdge(a, s.Id))).ToList();
         return new DefinitionGraph(document.Id, document.Version, document.Title, document.Description, document.Scope == DefinitionScope.JailHost ? "jailHost" : "server", steps, edges);
     }
 
-    /// <summary>Finds every problem of a graph and, when there is none, the stored definition's JSON text (version 1, in chain order).</summary>
+    /// <summary>
+    /// Finds every problem of a graph and, when there is none, the stored definition's JSON text (version 1): its steps in an
+    /// order they can run in (the request's order where the edges allow), each with an <c>after</c> list of the steps its
+    /// incoming edges come from, left out where that is the step before it (so a chain is stored as before, without any).
+    /// The fork/join shape is checked by the definition loader; its problems are named at their node.
+    /// </summary>
     /// <param name="graph">The graph.</param>
-    /// <returns>The step ids in order and the definition's JSON.</returns>
+    /// <returns>The step ids in the stored order and the definition's JSON.</returns>
     /// <exception cref="DefinitionGraphException">The graph has problems; every one is listed.</exception>
     public static (IReadOnlyList<string> Order, string Json) ToDefinition(DefinitionGraph graph)
     {
@@ -103,28 +110,48 @@ public static partial class DefinitionGraphs
         var steps = graph.Steps ?? [];
         var problems = new List<DefinitionProblem>();
         problems.AddRange(StepProblems(steps));
-        var order = graph.Edges is null ? Enumerable.Range(0, steps.Count).ToList() : Chain(steps, graph.Edges, problems);
-        problems.AddRange(LoaderProblems(graph, steps, problems));
+        var before = graph.Edges is null ? null : new List<int>[steps.Count];
+        var order = graph.Edges is null ? Enumerable.Range(0, steps.Count).ToList() : Order(steps, graph.Edges, before!, problems);
+
+        // Steps without an id or with a duplicate one are no nodes: the loader reports them in the request's order.
+        var ordered = order is not null && order.Count == steps.Count ? order : Enumerable.Range(0, steps.Count).ToList();
+        var after = order is not null && order.Count == steps.Count ? before : null;
+        problems.AddRange(LoaderProblems(graph, steps, ordered, after, problems));
         if (problems.Count > 0)
         {
             throw new DefinitionGraphException(problems);
         }
 
-        var json = Json(graph, order!.Select(i => steps[i]));
-        return (order!.Select(i => steps[i].Id!).ToList(), json);
+        return (ordered.Select(i => steps[i].Id!).ToList(), Json(graph, steps, ordered, after));
     }
 
-    private static string Json(DefinitionGraph graph, IEnumerable<GraphStep> steps)
+    /// <summary>The definition's JSON: the steps in <paramref name="order"/> (request indexes), each with its <c>after</c> from
+    /// <paramref name="after"/> (request indexes of its predecessors; null: no <c>after</c> at all) unless that is the previous step.</summary>
+    private static string Json(DefinitionGraph graph, IReadOnlyList<GraphStep> all, IReadOnlyList<int> order, IReadOnlyList<List<int>>? after)
     {
+        var steps = order.Select(i => all[i]);
         var root = new JsonObject { ["id"] = graph.Id, ["version"] = 1 };
         Add(root, "title", graph.Title);
         Add(root, "description", graph.Description);
         Add(root, "scope", graph.Scope);
         var array = new JsonArray();
+        var position = 0;
         foreach (var step in steps)
         {
             var node = new JsonObject { ["id"] = step.Id, ["activity"] = step.Activity };
             Add(node, "title", step.Title);
+            if (after is not null)
+            {
+                // Predecessors in stored order; left out when it is exactly the step before (the default).
+                var names = after[order[position]].OrderBy(p => IndexIn(order, p)).Select(p => all[p].Id!).ToList();
+                var previous = position == 0 ? null : all[order[position - 1]].Id;
+                if (!(position == 0 ? names.Count == 0 : names.Count == 1 && names[0] == previous))
+                {
+                    node["after"] = new JsonArray(names.Select(n => (JsonNode?)JsonValue.Create(n)).ToArray());
+                }
+            }
+
+            position++;
             if (step.Inputs is { Count: > 0 })
             {
                 node["inputs"] = step.Inputs.DeepClone();
@@ -140,6 +167,19 @@ public static partial class DefinitionGraphs
 
         root["steps"] = array;
         return root.ToJsonString(Indented);
+
+        static int IndexIn(IReadOnlyList<int> order, int step)
+        {
+            for (var i = 0; i < order.Count; i++)
+            {
+                if (order[i] == step)
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
 
         static void Add(JsonObject o, string name, string? value)
         {
@@ -180,8 +220,13 @@ public static partial class DefinitionGraphs
         }
     }
 
-    /// <summary>The order of the steps along the edges, or null when the edges do not form one chain (problems added).</summary>
-    private static List<int>? Chain(IReadOnlyList<GraphStep> steps, IReadOnlyList<GraphEdge> edges, List<DefinitionProblem> problems)
+    /// <summary>
+    /// An order of the steps along the edges (each step after its predecessors, otherwise the request's order) and each step's
+    /// predecessors (in <paramref name="before"/>), or null when the edges have problems (added): a dangling or duplicate edge,
+    /// a cycle, no or several first steps, a step not reached from the first. Forks and joins are allowed here; whether they
+    /// are structured is the definition loader's check.
+    /// </summary>
+    private static List<int>? Order(IReadOnlyList<GraphStep> steps, IReadOnlyList<GraphEdge> edges, List<int>[] before, List<DefinitionProblem> problems)
     {
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < steps.Count; i++)
@@ -201,7 +246,7 @@ public static partial class DefinitionGraphs
         }
 
         var seen = new HashSet<(int, int)>();
-        var before = problems.Count;
+        var known = problems.Count;
         for (var j = 0; j < edges.Count; j++)
         {
             var edge = edges[j];
@@ -240,18 +285,6 @@ public static partial class DefinitionGraphs
         }
 
         var unique = index.Values.Order().ToList();
-        foreach (var i in unique)
-        {
-            if (next[i].Count > 1)
-            {
-                problems.Add(new DefinitionProblem("branch", $"steps[{i}]", steps[i].Id, null, $"step '{steps[i].Id}' has {next[i].Count} successors ({string.Join(", ", next[i].Select(n => steps[n.To].Id))}): branches are not supported by the engine yet; a definition is one chain of steps"));
-            }
-
-            if (previous[i].Count > 1)
-            {
-                problems.Add(new DefinitionProblem("merge", $"steps[{i}]", steps[i].Id, null, $"step '{steps[i].Id}' has {previous[i].Count} predecessors ({string.Join(", ", previous[i].Select(p => steps[p].Id))}): joins are not supported by the engine yet; a definition is one chain of steps"));
-            }
-        }
 
         // Cycles: a depth-first search; an edge back to a step on the current path closes one.
         var colour = new int[steps.Count];
@@ -312,26 +345,44 @@ public static partial class DefinitionGraphs
             problems.Add(new DefinitionProblem("unreachable", $"steps[{i}]", steps[i].Id, null, $"step '{steps[i].Id}' cannot be reached from the first step"));
         }
 
-        if (problems.Count > before || starts.Count != 1)
+        if (problems.Count > known || starts.Count != 1)
         {
             return null;
         }
 
-        var order = new List<int> { starts[0] };
-        while (next[order[^1]] is [var only])
+        // Kahn's algorithm, taking the lowest request index that is ready: a chain or a graph listed in a runnable order keeps it.
+        for (var i = 0; i < steps.Count; i++)
         {
-            order.Add(only.To);
+            before[i] = previous[i];
+        }
+
+        var waiting = unique.ToDictionary(i => i, i => previous[i].Count);
+        var ready = new SortedSet<int>(unique.Where(i => waiting[i] == 0));
+        var order = new List<int>();
+        while (ready.Count > 0)
+        {
+            var i = ready.Min;
+            ready.Remove(i);
+            order.Add(i);
+            foreach (var (_, to) in next[i])
+            {
+                if (--waiting[to] == 0)
+                {
+                    ready.Add(to);
+                }
+            }
         }
 
         return order;
     }
 
-    /// <summary>What the definition loader (definition schema, activity input schemas, retry policies, duplicate ids) finds, in the request's step order.</summary>
-    private static IEnumerable<DefinitionProblem> LoaderProblems(DefinitionGraph graph, IReadOnlyList<GraphStep> steps, IReadOnlyList<DefinitionProblem> known)
+    /// <summary>What the definition loader (definition schema, activity input schemas, retry policies, duplicate ids, the fork/join
+    /// shape) finds in the definition written in <paramref name="order"/>; its step indexes are turned back into the request's.</summary>
+    private static IEnumerable<DefinitionProblem> LoaderProblems(DefinitionGraph graph, IReadOnlyList<GraphStep> steps, IReadOnlyList<int> order, IReadOnlyList<List<int>>? after, IReadOnlyList<DefinitionProblem> known)
     {
         try
         {
-            _ = DefinitionLoader.Parse(Json(graph, steps), graph.Id ?? "the definition");
+            _ = DefinitionLoader.Parse(Json(graph, steps, order, after), graph.Id ?? "the definition");
             return [];
         }
         catch (DefinitionValidationException ex)
@@ -340,11 +391,15 @@ public static partial class DefinitionGraphs
             foreach (var error in ex.Errors)
             {
                 var match = StepField().Match(error.Field);
-                var i = match.Success ? int.Parse(match.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) : -1;
-                var node = i >= 0 && i < steps.Count ? steps[i].Id : null;
+                var written = match.Success ? int.Parse(match.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) : -1;
+                var i = written >= 0 && written < order.Count ? order[written] : -1;
+                var node = i >= 0 ? steps[i].Id : null;
                 var rest = match.Success ? match.Groups[2].Value : string.Empty;
+                var field = i >= 0 ? $"steps[{i}]{rest}" : error.Field;
                 var code = rest switch
                 {
+                    ".after" when error.Message.StartsWith("no step runs after", StringComparison.Ordinal) => "unjoined-branch",
+                    ".after" when error.Message.StartsWith("step '", StringComparison.Ordinal) && error.Message.Contains(" runs after ", StringComparison.Ordinal) => "join",
                     ".id" when error.Message.StartsWith("duplicate", StringComparison.Ordinal) => "duplicate-step",
                     ".activity" when error.Message.StartsWith("unknown activity", StringComparison.Ordinal) => "unknown-activity",
                     _ when rest.StartsWith(".inputs", StringComparison.Ordinal) => error.Message.EndsWith("(required)", StringComparison.Ordinal) ? "missing-input" : "invalid-input",
@@ -358,7 +413,8 @@ public static partial class DefinitionGraphs
                     continue;
                 }
 
-                found.Add(new DefinitionProblem(code, error.Field, node, null, error.Message));
+                // A shape problem is about the node; its field is the node's, as the graph has no 'after'.
+                found.Add(new DefinitionProblem(code, code is "unjoined-branch" or "join" ? $"steps[{i}]" : field, node, null, error.Message));
             }
 
             return found;

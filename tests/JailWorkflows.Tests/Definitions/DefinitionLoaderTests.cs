@@ -11,9 +11,13 @@ public sealed class DefinitionLoaderTests
     {
         var documents = DefinitionLoader.LoadDirectory(WorkflowsDir);
         var consolidate = Assert.Single(documents, d => d.Id == "consolidate-server");
-        // Version 2: the world is built while the source is live (it does not touch the jail root), then the live
-        // level-0 transfer, the optional cutover (approval, level-1 delta), and the jail is made from the final tree.
-        Assert.Equal(2, consolidate.Version);
+        // Version 3: the world is built while the partitions are transferred, both while the source is live (the build
+        // does not touch the jail root); once both ended, the optional cutover (approval, level-1 delta: the downtime
+        // never waits for the build), and the jail is made from the final tree.
+        Assert.Equal(3, consolidate.Version);
+        Assert.Equal(["buildworld", "transfer"], consolidate.Successors("preflight").Select(s => s.Id));
+        Assert.Equal(["buildworld", "transfer"], consolidate.Steps.Single(s => s.Id == "cutover-approval").After);
+        Assert.Contains(consolidate.StepsAfter("transfer"), s => s.Activity == "Cutover"); // transfer keeps restoresymtable for it
         Assert.Equal(
             ["Preflight", "BuildWorld", "TransferPartitions", "RequestApproval", "Cutover", "Strip", "InstallWorld", "MergeEtc", "StartJail", "VerifyJail"],
             consolidate.Steps.Select(s => s.Activity));
@@ -64,9 +68,9 @@ public sealed class DefinitionLoaderTests
     {
         var document = DefinitionLoader.LoadDirectory(WorkflowsDir).Single(d => d.Id == "consolidate-server");
         var compiled = DefinitionCompiler.Compile(document);
-        Assert.Equal(document.Steps.Count, compiled.Steps.Count);
+        Assert.Equal(document.Steps.Count + 1, compiled.Steps.Count); // and the container of the two branches
         Assert.All(compiled.Steps, s => Assert.Equal(WorkflowCore.Models.WorkflowErrorHandling.Suspend, s.ErrorBehavior));
         Assert.Equal("preflight", compiled.Steps.FindById(0).ExternalId);
-        Assert.Empty(compiled.Steps.FindById(compiled.Steps.Count - 1).Outcomes);
+        Assert.Empty(compiled.Steps.FindById(document.Steps.Count - 1).Outcomes);
     }
 }

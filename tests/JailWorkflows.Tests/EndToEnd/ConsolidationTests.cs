@@ -84,7 +84,7 @@ public sealed class ConsolidationTests(LabFixture lab)
             Assert.True(refRun.Exit == 0, $"reference run: exit {refRun.Exit}\n{refRun.StdOut}\n{refRun.StdErr}");
             await reference.StopJailAsync();
 
-            // 1. SIGKILL while buildworld runs (it comes before the transfer: it does not touch the jail root).
+            // 1. SIGKILL while buildworld runs (beside the transfer, which it does not touch: it builds outside the jail root).
             string instance;
             using (var first = Jailwf.Start(killed.RunArgs))
             {

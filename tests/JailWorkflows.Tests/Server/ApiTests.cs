@@ -151,7 +151,7 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
             Assert.Contains(problems, p => p is { Code: "invalid-input", Node: "d" } && p.Field.StartsWith("steps[3].inputs", StringComparison.Ordinal));
             Assert.Contains(problems, p => p is { Code: "cycle", Edge: 2, Node: "a" });
             Assert.Contains(problems, p => p is { Code: "dangling-edge", Field: "edges[3].to", Edge: 3 } && p.Message.Contains("ghost", StringComparison.Ordinal));
-            Assert.Contains(problems, p => p is { Code: "merge", Node: "a" });
+            Assert.DoesNotContain(problems, p => p.Code is "join" or "unjoined-branch"); // a cyclic graph has no fork/join shape to judge
             Assert.DoesNotContain(problems, p => p.Code == "schema");
             var errors = problem["errors"]!.AsObject();
             Assert.True(errors.ContainsKey("steps[2].inputs.start") && errors.ContainsKey("edges[3].to"), errors.ToJsonString());
@@ -162,20 +162,91 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
     }
 
     [Fact]
-    public async Task A_branch_is_refused_honestly_and_a_chain_validates_to_its_order()
+    public async Task A_fork_and_join_graph_is_valid_saves_with_after_lists_and_reads_back_with_its_edges()
     {
         using var client = serve.Client();
-        var branch = await client.PostAsJsonAsync("api/v1/definitions/validate", new
+
+        // preflight -> { buildworld | transfer -> strip } -> installworld, listed out of order and with edges in any order.
+        var graph = new
         {
             id = "forked",
-            steps = new[] { new { id = "a", activity = "Strip" }, new { id = "b", activity = "Strip" }, new { id = "c", activity = "Strip" } },
-            edges = new[] { new { from = "a", to = "b" }, new { from = "a", to = "c" } },
+            steps = new[]
+            {
+                new { id = "installworld", activity = "InstallWorld" },
+                new { id = "strip", activity = "Strip" },
+                new { id = "preflight", activity = "Preflight" },
+                new { id = "buildworld", activity = "BuildWorld" },
+                new { id = "transfer", activity = "TransferPartitions" },
+            },
+            edges = new[]
+            {
+                new { from = "strip", to = "installworld" },
+                new { from = "preflight", to = "transfer" },
+                new { from = "buildworld", to = "installworld" },
+                new { from = "transfer", to = "strip" },
+                new { from = "preflight", to = "buildworld" },
+            },
+        };
+        var valid = await client.PostAsJsonAsync("api/v1/definitions/validate", graph);
+        Assert.Equal(HttpStatusCode.OK, valid.StatusCode);
+        var order = (await valid.Content.ReadFromJsonAsync<JsonObject>())!["steps"]!.AsArray().Select(s => (string)s!).ToList();
+        Assert.Equal("preflight", order[0]);
+        Assert.Equal("installworld", order[^1]);
+        Assert.True(order.IndexOf("transfer") < order.IndexOf("strip"));
+
+        var saved = await client.PostAsJsonAsync("api/v1/definitions", graph);
+        Assert.Equal(HttpStatusCode.Created, saved.StatusCode);
+        var stored = (await client.GetFromJsonAsync<JsonObject>("api/v1/definitions/forked"))!;
+        Assert.Equal(order, stored["steps"]!.AsArray().Select(s => (string)s!["id"]!));
+        var edges = stored["edges"]!.AsArray().Select(e => ((string)e!["from"]!, (string)e["to"]!)).ToHashSet();
+        Assert.Equal(graph.edges.Select(e => (e.from, e.to)).ToHashSet(), edges);
+
+        // The stored definition names what each step runs after (left out where it is the step before).
+        string json;
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={serve.Database};Mode=ReadOnly"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT \"Json\" FROM \"DefinitionVersions\" WHERE \"DefinitionId\" = 'forked'";
+            json = (string)(await command.ExecuteScalarAsync())!;
+        }
+
+        var document = JailWorkflows.Engine.Definitions.DefinitionLoader.Parse(json, "forked");
+        Assert.Equal(["buildworld", "strip"], document.Steps.Single(s => s.Id == "installworld").After.Order(StringComparer.Ordinal));
+        Assert.Equal(["preflight"], document.Steps.Single(s => s.Id == "buildworld").After);
+        Assert.Equal(["transfer"], document.Steps.Single(s => s.Id == "strip").After);
+        var written = JsonNode.Parse(json)!["steps"]!.AsArray().ToDictionary(s => (string)s!["id"]!, s => s!["after"]?.AsArray().Select(a => (string)a!).ToList());
+        Assert.Null(written["preflight"]);
+        Assert.NotNull(written["installworld"]);
+    }
+
+    [Fact]
+    public async Task Graphs_that_are_not_structured_fork_join_are_refused_naming_the_step_and_a_chain_validates_to_its_order()
+    {
+        using var client = serve.Client();
+
+        // A branch that ends while the other goes on.
+        var open = await ProblemsAsync(client, new
+        {
+            id = "open-branch",
+            steps = new[] { new { id = "a", activity = "Strip" }, new { id = "b", activity = "Strip" }, new { id = "c", activity = "Strip" }, new { id = "d", activity = "Strip" } },
+            edges = new[] { new { from = "a", to = "b" }, new { from = "a", to = "c" }, new { from = "c", to = "d" } },
         });
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, branch.StatusCode);
-        var problems = (await branch.Content.ReadFromJsonAsync<JsonObject>())!["problems"]!.AsArray();
-        var problem = Assert.Single(problems, p => (string?)p!["code"] == "branch")!;
-        Assert.Equal("a", (string?)problem["node"]);
-        Assert.Contains("branches are not supported by the engine yet", (string?)problem["message"], StringComparison.Ordinal);
+        var unjoined = Assert.Single(open);
+        Assert.Equal(("unjoined-branch", "steps[1]", "b"), (unjoined.Code, unjoined.Field, unjoined.Node));
+        Assert.StartsWith("no step runs after step 'b', but the definition goes on to 'd'", unjoined.Message, StringComparison.Ordinal);
+
+        // A join of branches of different forks: s -> { a -> { c | d } | b }, d after a and b.
+        var crossed = await ProblemsAsync(client, new
+        {
+            id = "crossed",
+            steps = new[] { "s", "a", "b", "c", "d", "e" }.Select(id => new { id, activity = "Strip" }).ToArray(),
+            edges = new[] { ("s", "a"), ("s", "b"), ("a", "c"), ("a", "d"), ("b", "d"), ("c", "e"), ("d", "e") }.Select(e => new { from = e.Item1, to = e.Item2 }).ToArray(),
+        });
+        var join = Assert.Single(crossed);
+        Assert.Equal(("join", "steps[4]", "d"), (join.Code, join.Field, join.Node));
+        Assert.Contains("lie in different branches of the fork 's'", join.Message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("api/v1/definitions/crossed")).StatusCode);
 
         var chain = await client.PostAsJsonAsync("api/v1/definitions/validate", new
         {
@@ -185,6 +256,20 @@ public sealed class ApiTests(ApiFixture serve) : IClassFixture<ApiFixture>
         });
         Assert.Equal(HttpStatusCode.OK, chain.StatusCode);
         Assert.Equal(["a", "b", "c"], (await chain.Content.ReadFromJsonAsync<JsonObject>())!["steps"]!.AsArray().Select(s => (string)s!));
+    }
+
+    private static async Task<List<(string Code, string Field, string? Node, string Message)>> ProblemsAsync(HttpClient client, object graph)
+    {
+        foreach (var path in new[] { "api/v1/definitions/validate", "api/v1/definitions" })
+        {
+            var response = await client.PostAsJsonAsync(path, graph);
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        }
+
+        var answer = await client.PostAsJsonAsync("api/v1/definitions/validate", graph);
+        var problem = (await answer.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal("application/problem+json", answer.Content.Headers.ContentType?.MediaType);
+        return problem["problems"]!.AsArray().Select(p => ((string)p!["code"]!, (string)p["field"]!, (string?)p["node"], (string)p["message"]!)).ToList();
     }
 
     [Fact]
