@@ -184,7 +184,10 @@ internal sealed class LabBed
         }
     }
 
-    private string[] Common => ["--db", Database, "--workflows", Workflows, "--poll", "0.3"];
+    /// <summary>The job poll interval given to jailwf (<c>--poll</c>, seconds); null for jailwf's default (2 s).</summary>
+    public string? Poll { get; set; } = "0.3";
+
+    private string[] Common => Poll is null ? ["--db", Database, "--workflows", Workflows] : ["--db", Database, "--workflows", Workflows, "--poll", Poll];
 
     public string[] RunArgs(string definition) => ["run", definition, "--plan", PlanFile, .. Common];
 
