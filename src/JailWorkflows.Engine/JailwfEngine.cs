@@ -667,9 +667,9 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <summary>
     /// Applies a decision to the suspended instance's failed step (that of its oldest open incident) under the instance's
     /// lock: <paramref name="prepare"/> may act first (kill the step's job) and returns the change to the step's checkpoint;
-    /// then the incident is closed and the decision journaled, and the changed checkpoint and the instance's Runnable status
-    /// are saved in one write. A crash before that write leaves the instance suspended (decide again); after it, the decision
-    /// holds. When another parallel branch's incident is still open, the instance stays suspended until that one is decided.
+    /// the changed checkpoint and the instance's Runnable status are saved in one write, then the incident is closed and the
+    /// decision journaled. A crash before that write leaves the instance suspended (decide again); after it, the decision
+    /// holds (an incident a crash left open is decided again the same way). When another parallel branch's incident is still open, the instance stays suspended until that one is decided.
     /// </summary>
     private async Task<string> DecideAsync(string instanceId, IncidentResolution resolution, string? reason, Func<WorkflowInstance, ExecutionPointer, Task<Action<ActivityState>>> prepare, CancellationToken cancellationToken)
     {
@@ -692,8 +692,6 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                     ? document.Steps[pointer.StepId].Id
                     : pointer.StepName ?? pointer.StepId.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 var incidents = _services.GetRequiredService<Incidents>();
-                await incidents.CloseAsync(instanceId, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
-
                 var now = _services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
                 pointer.PersistenceData = state;
                 pointer.SleepUntil = null;
@@ -702,11 +700,11 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                 var failed = instance.ExecutionPointers
                     .Where(p => p != pointer && p.Active && p.Status == PointerStatus.Failed && document is not null && p.StepId < document.Steps.Count)
                     .Select(p => document!.Steps[p.StepId].Id).ToHashSet(StringComparer.Ordinal);
-                var waiting = (await incidents.AllOpenOfAsync(instanceId, cancellationToken).ConfigureAwait(false)).Select(i => i.Step).Where(failed.Contains).Distinct().ToList();
+                var decided = step;
+                var waiting = (await incidents.AllOpenOfAsync(instanceId, cancellationToken).ConfigureAwait(false)).Select(i => i.Step).Where(s => s != decided && failed.Contains(s)).Distinct().ToList();
                 if (waiting.Count > 0)
                 {
                     suspended = true;
-                    await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Step = step, Kind = JournalEntryKind.Info, Message = $"the instance stays suspended until the incident of step {string.Join(", ", waiting)} has a decision too" }, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -714,7 +712,14 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                     instance.NextExecution = now.Ticks;
                 }
 
+                // The decision is in the checkpoint before the incident is closed: a crash between the two leaves the incident
+                // open with the decision already taken, and deciding again does the same again (never a lost decision).
                 await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
+                await incidents.CloseAsync(instanceId, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+                if (suspended)
+                {
+                    await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Step = step, Kind = JournalEntryKind.Info, Message = $"the instance stays suspended until the incident of step {string.Join(", ", waiting)} has a decision too" }, cancellationToken).ConfigureAwait(false);
+                }
             },
             cancellationToken).ConfigureAwait(false);
 

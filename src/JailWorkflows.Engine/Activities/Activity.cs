@@ -79,6 +79,12 @@ public abstract class Activity : StepBodyAsync
         {
             await run.JournalAsync(JournalEntryKind.StepSkipped, $"{context.Step.Name}: skipped by an operator ({skipReason})").ConfigureAwait(false);
 
+            // The skip was saved and a crash came before its incident was closed (JailwfEngine decides in that order).
+            if ((await Services.Incidents.AllOpenOfAsync(run.InstanceId, CancellationToken.None).ConfigureAwait(false)).Any(leftover => leftover.Step == StepId))
+            {
+                await Services.Incidents.CloseAsync(run.InstanceId, StepId, IncidentResolution.Skipped, "engine", "the operator's skip was saved before a crash; it is taken now", CancellationToken.None).ConfigureAwait(false);
+            }
+
             // The state stays with the ended step: it tells that the step was skipped, not done.
             var skipped = ExecutionResult.Next();
             skipped.PersistenceData = state;

@@ -188,6 +188,52 @@ public sealed class IncidentTests : IDisposable
     }
 
     [Fact]
+    public async Task A_skip_saved_before_a_crash_cut_off_the_closing_of_its_incident_is_taken_and_the_incident_closed()
+    {
+        File.WriteAllText(Path.Combine(_dir, "jails", "servera", "etc", "group"), "wheel:*:0:root\n<<<<<<< mine\n");
+        WriteDefinition("""[ { "id": "start", "activity": "StartJail" }, { "id": "verify", "activity": "VerifyJail", "inputs": { "timeoutSeconds": 1 } } ]""");
+        string id;
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            id = await engine.StartInstanceAsync("decide", LocalPlan(), "ServerA");
+            await IncidentAsync(engine, id);
+        }
+
+        // What JailwfEngine's decision writes first (the skip in the step's checkpoint, the instance runnable), then the
+        // crash: its incident was never closed.
+        await using (var idle = await JailwfEngine.StartAsync(Idle))
+        {
+            var store = ServiceOf<SqlitePersistenceProvider>(idle);
+            var instance = (await store.GetWorkflowInstance(id))!;
+            var pointer = instance.ExecutionPointers.Single(p => p.StepId == 0);
+            var state = (pointer.PersistenceData as ActivityState)?.Clone() ?? new ActivityState();
+            state.Values[Activity.SkipKey] = "started it by hand";
+            pointer.PersistenceData = state;
+            pointer.SleepUntil = null;
+            instance.Status = WorkflowStatus.Runnable;
+            instance.NextExecution = TimeProvider.System.GetUtcNow().UtcDateTime.Ticks;
+            await store.PersistWorkflow(instance);
+            Assert.Equal("start", (await ServiceOf<Incidents>(idle).OpenOfAsync(id, CancellationToken.None))?.Step);
+        }
+
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            // The step is skipped (not run again), its incident closed as skipped; the next step runs (and fails: no jail).
+            var next = await Wait.UntilAsync(
+                async () => await engine.Queries.ViewAsync(id) is { State: InstanceState.Incident, Incident.Step: "verify" } v ? v : null,
+                Deadline,
+                "the verify step's incident");
+            Assert.Equal(StepState.Skipped, next.Steps[0].State);
+            var start = Assert.Single(await ServiceOf<Incidents>(engine).OfAsync(id, CancellationToken.None), i => i.Step == "start");
+            Assert.Equal(IncidentResolution.Skipped, start.Resolution);
+            Assert.NotNull(start.ClosedAt);
+            var journal = await engine.Queries.JournalAsync(id, 0, 1000);
+            Assert.Single(journal, e => e.Kind == JournalEntryKind.StepSkipped && e.Step == "start");
+            Assert.Single(journal, e => e.Kind == JournalEntryKind.StepFailed && e.Step == "start");
+        }
+    }
+
+    [Fact]
     public async Task An_incident_opened_again_for_the_same_step_is_updated_and_one_of_an_earlier_step_is_closed_as_recovered()
     {
         WriteDefinition("""[ { "id": "verify", "activity": "VerifyJail" } ]""");
