@@ -52,6 +52,31 @@ public sealed record LabInfo
             Jail = s.Jail,
         }).ToList(),
     };
+
+    /// <summary>
+    /// The lab's plan (<see cref="ToPlan()"/>) with the jail host's working directories of its own under
+    /// <paramref name="directory"/> (<c>jails</c>, <c>obj</c>, <c>jobs</c>, <c>state</c>, <c>jail.conf.d</c>), so several
+    /// runs on one lab share nothing but the hosts.
+    /// </summary>
+    /// <param name="directory">An absolute directory on the jail host (the lab's file system).</param>
+    /// <param name="srcDir">The world source tree; null for the lab's own.</param>
+    /// <returns>The plan, with all three source servers.</returns>
+    public Plan ToPlan(string directory, string? srcDir = null)
+    {
+        var plan = ToPlan();
+        return plan with
+        {
+            JailHost = plan.JailHost with
+            {
+                JailsDir = Path.Combine(directory, "jails"),
+                SrcDir = srcDir ?? plan.JailHost.SrcDir,
+                ObjDir = Path.Combine(directory, "obj"),
+                JobsDir = Path.Combine(directory, "jobs"),
+                StateDir = Path.Combine(directory, "state"),
+                JailConfDir = Path.Combine(directory, "jail.conf.d"),
+            },
+        };
+    }
 }
 
 /// <summary>The lab's jail host: an sshd on 127.0.10.1:22 whose PATH puts the FreeBSD shims first.</summary>

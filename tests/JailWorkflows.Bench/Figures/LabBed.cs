@@ -114,30 +114,21 @@ internal sealed class LabBed
         LabInfo lab, string name, string server, string jailIp, IReadOnlyCollection<string>? partitions, double? buildStageSeconds,
         params (string Id, (string Step, string Activity)[] Steps)[] definitions)
     {
-        var basePlan = lab.ToPlan();
         var dir = Path.Combine(lab.JailHost.Directory, "bench", name);
         await RemoveTreeAsync(dir).ConfigureAwait(false);
         System.IO.Directory.CreateDirectory(dir);
-        var src = basePlan.JailHost.SrcDir;
+        string? src = null;
         if (buildStageSeconds is { } seconds)
         {
             src = Path.Combine(dir, "src");
-            await Local.CheckedAsync("cp", "-a", basePlan.JailHost.SrcDir, src).ConfigureAwait(false);
+            await Local.CheckedAsync("cp", "-a", lab.JailHost.SrcDir, src).ConfigureAwait(false);
             await File.WriteAllTextAsync(Path.Combine(src, "lab.conf"), FormattableString.Invariant($"LAB_STAGE_SECONDS={seconds}\n")).ConfigureAwait(false);
         }
 
-        var source = basePlan.Server(server);
-        var plan = basePlan with
+        var own = lab.ToPlan(dir, src);
+        var source = own.Server(server);
+        var plan = own with
         {
-            JailHost = basePlan.JailHost with
-            {
-                JailsDir = Path.Combine(dir, "jails"),
-                SrcDir = src,
-                ObjDir = Path.Combine(dir, "obj"),
-                JobsDir = Path.Combine(dir, "jobs"),
-                StateDir = Path.Combine(dir, "state"),
-                JailConfDir = Path.Combine(dir, "jail.conf.d"),
-            },
             Servers =
             [
                 source with

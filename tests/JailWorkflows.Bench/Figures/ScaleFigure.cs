@@ -109,10 +109,10 @@ internal sealed partial class ScaleFigure : Figure
 
     private static async Task<RunResult> RunAsync(BenchContext context, LabInfo info, string workflows, string name, int count, TimeSpan idleFor, CancellationToken cancellationToken)
     {
-        var basePlan = info.ToPlan();
         var dir = Path.Combine(info.JailHost.Directory, "bench-scale", name);
         Directory.CreateDirectory(dir);
-        var source = basePlan.Server(Source);
+        var own = info.ToPlan(dir);
+        var source = own.Server(Source);
         var servers = Enumerable.Range(1, count).Select(i => source with
         {
             Name = count == 1 ? "Scale" : string.Create(CultureInfo.InvariantCulture, $"Scale{i:00}"),
@@ -124,18 +124,7 @@ internal sealed partial class ScaleFigure : Figure
             },
             Cutover = false,
         }).ToList();
-        var plan = basePlan with
-        {
-            JailHost = basePlan.JailHost with
-            {
-                JailsDir = Path.Combine(dir, "jails"),
-                ObjDir = Path.Combine(dir, "obj"),
-                JobsDir = Path.Combine(dir, "jobs"),
-                StateDir = Path.Combine(dir, "state"),
-                JailConfDir = Path.Combine(dir, "jail.conf.d"),
-            },
-            Servers = servers,
-        };
+        var plan = own with { Servers = servers };
         var planFile = Path.Combine(dir, "plan.yaml");
         await File.WriteAllTextAsync(planFile, PlanWriter.ToYaml(plan), cancellationToken).ConfigureAwait(false);
         var database = Path.Combine(context.WorkDirectory, "scale", name + ".db");

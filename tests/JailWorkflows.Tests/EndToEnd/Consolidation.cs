@@ -32,7 +32,6 @@ internal sealed class Consolidation
 
     public static Consolidation Create(LabFixture lab, string name, string server, string jailName, string jailIp, double? buildStageSeconds = null, bool cutover = false)
     {
-        var basePlan = lab.Info.ToPlan();
         var dir = Path.Combine(lab.Info.JailHost.Directory, "e2e", name);
         if (System.IO.Directory.Exists(dir))
         {
@@ -41,29 +40,18 @@ internal sealed class Consolidation
         }
 
         System.IO.Directory.CreateDirectory(dir);
-        var src = basePlan.JailHost.SrcDir;
+        string? src = null;
         if (buildStageSeconds is { } seconds)
         {
             src = Path.Combine(dir, "src");
-            var copy = Local.RunAsync("cp", ["-a", basePlan.JailHost.SrcDir, src]).GetAwaiter().GetResult();
+            var copy = Local.RunAsync("cp", ["-a", lab.Info.JailHost.SrcDir, src]).GetAwaiter().GetResult();
             Assert.True(copy.ExitCode == 0, copy.ToString());
             File.WriteAllText(Path.Combine(src, "lab.conf"), FormattableString.Invariant($"LAB_STAGE_SECONDS={seconds}\n"));
         }
 
-        var source = basePlan.Server(server);
-        var plan = basePlan with
-        {
-            JailHost = basePlan.JailHost with
-            {
-                JailsDir = Path.Combine(dir, "jails"),
-                SrcDir = src,
-                ObjDir = Path.Combine(dir, "obj"),
-                JobsDir = Path.Combine(dir, "jobs"),
-                StateDir = Path.Combine(dir, "state"),
-                JailConfDir = Path.Combine(dir, "jail.conf.d"),
-            },
-            Servers = [source with { Jail = source.Jail with { Name = jailName, Ip = jailIp }, Cutover = cutover }],
-        };
+        var own = lab.Info.ToPlan(dir, src);
+        var source = own.Server(server);
+        var plan = own with { Servers = [source with { Jail = source.Jail with { Name = jailName, Ip = jailIp }, Cutover = cutover }] };
         var consolidation = new Consolidation(name, plan, dir);
         File.WriteAllText(consolidation.PlanFile, PlanWriter.ToYaml(plan));
         return consolidation;
