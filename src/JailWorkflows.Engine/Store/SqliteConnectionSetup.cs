@@ -13,7 +13,8 @@ internal sealed class SqliteConnectionSetup : DbConnectionInterceptor
     /// <summary>How long a statement waits for another connection's lock before SQLITE_BUSY, in milliseconds.</summary>
     public const int BusyTimeoutMilliseconds = 5000;
 
-    private static readonly string Pragmas =
+    /// <summary>The pragmas run on every connection the store opens.</summary>
+    internal static readonly string Pragmas =
         $"PRAGMA journal_mode=WAL; PRAGMA busy_timeout={BusyTimeoutMilliseconds}; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
 
     public static SqliteConnectionSetup Instance { get; } = new();

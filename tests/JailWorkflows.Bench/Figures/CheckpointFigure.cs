@@ -175,10 +175,10 @@ internal sealed class CheckpointFigure : Figure
         await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
         var checkpointBytes = StoredCheckpointBytes(Path.Combine(dir, "checkpoint.db"), active.Id);
 
-        // The floor: a bare SQLite commit of a row of the checkpoint's size, same pragmas, same directory.
+        // The floor: a bare SQLite commit of a row of the checkpoint's size, the store's own pragmas, same directory.
         await using var floorDb = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(dir, "floor.db"), Pooling = false }.ToString());
         await floorDb.OpenAsync(cancellationToken).ConfigureAwait(false);
-        Execute(floorDb, $"PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;");
+        Execute(floorDb, SqliteConnectionSetup.Pragmas);
         Execute(floorDb, "CREATE TABLE Checkpoints (Id TEXT PRIMARY KEY, PersistenceData TEXT NOT NULL); INSERT INTO Checkpoints VALUES ('p', '');");
         await using var update = floorDb.CreateCommand();
         update.CommandText = "UPDATE Checkpoints SET PersistenceData = $data WHERE Id = 'p'";
