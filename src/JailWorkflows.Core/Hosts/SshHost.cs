@@ -195,6 +195,13 @@ public sealed partial class SshHost : Host
             : new SshHostScan(presented.Text, presented.Fingerprint, serverVersion ?? string.Empty);
     }
 
+    /// <summary>The command text sent over the channel for <paramref name="command"/>: the pid-reporting wrapper around it.</summary>
+    /// <param name="command">The command.</param>
+    /// <param name="withInput">True when standard input is sent; false gives the wrapper that reads /dev/null.</param>
+    /// <returns>The text.</returns>
+    internal static string WireText(ShellCommand command, bool withInput) =>
+        ShellCommand.Of("exec", "/bin/sh", "-c", withInput ? WrapperWithInput : WrapperWithoutInput, "jailwf", command.Text).Text;
+
     /// <inheritdoc />
     /// <remarks>
     /// Standard input is sent over the channel and then closed (EOF); with null the command sees EOF at once.
@@ -211,7 +218,7 @@ public sealed partial class SshHost : Host
         cancellationToken.ThrowIfCancellationRequested();
 
         var input = standardInput is { Length: > 0 } ? standardInput : null;
-        var text = ShellCommand.Of("exec", "/bin/sh", "-c", input is null ? WrapperWithoutInput : WrapperWithInput, "jailwf", command.Text).Text;
+        var text = WireText(command, withInput: input is not null);
         for (var attempt = 1; ; attempt++)
         {
             var client = await GetClientAsync(cancellationToken).ConfigureAwait(false);

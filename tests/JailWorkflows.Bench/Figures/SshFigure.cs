@@ -34,12 +34,6 @@ internal sealed class SshFigure : Figure
         "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "chacha20-poly1305@openssh.com",
     ];
 
-    /// <summary>
-    /// SshHost's command wrapper (SshHost.WrapperWithoutInput, private there): the OpenSSH side of the product-path
-    /// round trip runs the very command text SshHost sends, so both sides make the server do the same work.
-    /// </summary>
-    private const string SshHostWrapper = "echo $$; exec /bin/sh -c \"$1\" < /dev/null";
-
     /// <inheritdoc />
     public override string Name => "ssh";
 
@@ -106,7 +100,8 @@ internal sealed class SshFigure : Figure
                 var bare = await ConnectPinnedAsync(rtServer, keys, cancellationToken).ConfigureAwait(false);
                 clients.Add(bare);
 
-                var wrapped = ShellCommand.Of("exec", "/bin/sh", "-c", SshHostWrapper, "jailwf", "true").Text;
+                // The OpenSSH side of the product-path round trip runs the very command text SshHost sends.
+                var wrapped = SshHost.WireText(ShellCommand.Of("true"), withInput: false);
                 var trueCommand = ShellCommand.Of("true");
                 var sides = new (string Name, Func<Task> RoundTrip)[]
                 {
