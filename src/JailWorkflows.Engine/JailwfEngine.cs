@@ -128,6 +128,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
             services.AddWorkflow(o =>
             {
                 o.UsePersistence(sp => sp.GetRequiredService<SqlitePersistenceProvider>());
+                WorkQueue.Use(o);
                 o.UsePollInterval(options.StorePollInterval);
                 o.UseIdleTime(TimeSpan.FromMilliseconds(50));
             });

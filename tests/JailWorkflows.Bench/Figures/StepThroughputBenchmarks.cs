@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using JailWorkflows.Engine;
 using JailWorkflows.Engine.Activities;
 using JailWorkflows.Engine.Store;
 using JailWorkflows.Plans;
@@ -102,6 +103,9 @@ public class StepThroughputBenchmarks
                     completed));
                 o.UsePollInterval(PollInterval);
                 o.UseIdleTime(IdleTime);
+
+                // Both sides run WorkflowCore as the engine does (its queue, no search index): only the store differs.
+                WorkQueue.Use(o);
             });
             var provider = services.BuildServiceProvider();
             var side = new Side(provider, completed);
