@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Spectre.Console;
 
@@ -6,6 +7,8 @@ namespace JailWorkflows.Bench;
 /// <summary>What a figure gets from the bench command.</summary>
 internal sealed class BenchContext
 {
+    private string? _published;
+
     /// <summary>Creates the context.</summary>
     /// <param name="repositoryRoot">The repository's top directory (has JailWorkflows.sln).</param>
     /// <param name="workDirectory">A scratch directory for this run (databases, trees); removed by the bench command at the end.</param>
@@ -33,6 +36,43 @@ internal sealed class BenchContext
 
     /// <summary>The clock.</summary>
     public TimeProvider Time { get; } = TimeProvider.System;
+
+    /// <summary>
+    /// jailwf as README's install publishes it (<c>dotnet publish -c Release -r &lt;rid&gt; --self-contained false
+    /// -p:PublishReadyToRun=true</c>: the assemblies precompiled, so little is JIT-compiled at start), published once
+    /// per bench run into the work directory (figures run one after another, so no lock).
+    /// </summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The published jailwf.dll.</returns>
+    /// <exception cref="InvalidOperationException">dotnet publish failed (its output is in the message).</exception>
+    public async Task<string> PublishedJailwfAsync(CancellationToken cancellationToken)
+    {
+        if (_published is not null)
+        {
+            return _published;
+        }
+
+        var output = Path.Combine(WorkDirectory, "published");
+        Progress($"publishing jailwf ReadyToRun for {RuntimeInformation.RuntimeIdentifier} (README's install)");
+        var project = Path.Combine(RepositoryRoot, "src", "JailWorkflows.Cli", "JailWorkflows.Cli.csproj");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "publish", project, "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", output, "-nologo", "-v:q" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var publish = Process.Start(info) ?? throw new InvalidOperationException("dotnet publish did not start");
+        var stdout = publish.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = publish.StandardError.ReadToEndAsync(cancellationToken);
+        await publish.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (publish.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"dotnet publish exited {publish.ExitCode}:\n{await stdout.ConfigureAwait(false)}\n{await stderr.ConfigureAwait(false)}");
+        }
+
+        _published = Path.Combine(output, "jailwf.dll");
+        return _published;
+    }
 
     /// <summary>Writes a progress line.</summary>
     /// <param name="message">The line (plain text).</param>

@@ -67,7 +67,7 @@ internal sealed class RecoveryFigure : Figure
 
         // jailwf as `dotnet build` leaves it (IL, JIT-compiled at start) and as README's install publishes it (ReadyToRun:
         // the assemblies precompiled, so a start JIT-compiles little), measured in turns.
-        var published = await PublishReadyToRunAsync(context, dir, cancellationToken).ConfigureAwait(false);
+        var published = await context.PublishedJailwfAsync(cancellationToken).ConfigureAwait(false);
         (string Name, string Dll)[] builds = [("published (ReadyToRun)", published), ("built (JIT)", EngineProcess.DllPath)];
         var runs = builds.ToDictionary(b => b.Name, _ => new Runs(), StringComparer.Ordinal);
         context.Progress($"recovery: instance {instance[..8]} sleeps in WaitForWindow; {kills} restarts after SIGKILL per build, in turns (each followed by a 'jailwf list' on the same database)");
@@ -140,30 +140,6 @@ internal sealed class RecoveryFigure : Figure
             p50 <= 1000
                 ? []
                 : [$"The target is missed. The engine's own recovery (lock to the step's run) takes {Ms(engineP50)}; {lockP50 / p50 * 100:0}% of the p50 ({Ms(lockP50)}) passes before the new process takes the engine lock: the runtime and the CLI (`jailwf --help`) take {Ms(helpP50)}, the rest is `jailwf resume` checking the instance's state read-only before it starts the engine (the EF Core model is built and the store opened; a `jailwf list`, which only reads, takes {Ms(listP50)}). An EF Core compiled model and a lighter state check are the next levers. The machine's load average was {LoadAverage()} at the end of this run."]);
-    }
-
-    /// <summary>Publishes the CLI ReadyToRun into the work directory and returns its jailwf.dll.</summary>
-    private static async Task<string> PublishReadyToRunAsync(BenchContext context, string dir, CancellationToken cancellationToken)
-    {
-        var output = Path.Combine(dir, "published");
-        context.Progress($"recovery: publishing jailwf ReadyToRun for {RuntimeInformation.RuntimeIdentifier} (README's install)");
-        var project = Path.Combine(context.RepositoryRoot, "src", "JailWorkflows.Cli", "JailWorkflows.Cli.csproj");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "publish", project, "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", output, "-nologo", "-v:q" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var publish = Process.Start(info) ?? throw new InvalidOperationException("dotnet publish did not start");
-        var stdout = publish.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = publish.StandardError.ReadToEndAsync(cancellationToken);
-        await publish.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (publish.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"dotnet publish exited {publish.ExitCode}:\n{await stdout.ConfigureAwait(false)}\n{await stderr.ConfigureAwait(false)}");
-        }
-
-        return Path.Combine(output, "jailwf.dll");
     }
 
     private static async Task<double> TimeAsync(string dll, string[] args, CancellationToken cancellationToken)

@@ -33,6 +33,9 @@ internal sealed class TransferFigure : Figure
     {
         var dataMiB = context.Quick ? 256 : 1024;
         var rounds = context.Quick ? 1 : 3;
+
+        // jailwf as README's install leaves it (ReadyToRun), as an admin runs it.
+        var jailwf = await context.PublishedJailwfAsync(cancellationToken).ConfigureAwait(false);
         await using var lab = await BenchLab.UpAsync(context, new LabOptions { Directory = LabDirectory, DataPartitionMiB = dataMiB, BuildStageSeconds = 0.1 }, cancellationToken).ConfigureAwait(false);
         var server = lab.Info.Server("ServerA");
         await using var jailHost = new SshHost(lab.Info.JailHost.Ssh);
@@ -70,8 +73,8 @@ internal sealed class TransferFigure : Figure
                         context.Progress($"round {round}: local dump | restore: {local[^1]}");
                         break;
                     default:
-                        ours.Add(await OursAsync(lab.Info, round, cancellationToken).ConfigureAwait(false));
-                        context.Progress($"round {round}: jailwf TransferPartitions: {ours[^1].Run} (host job alone {ours[^1].HostJob.TotalSeconds:0.00} s), engine RSS {Mib(ours[^1].RssStart):0} -> {Mib(ours[^1].RssPeak):0} MiB");
+                        ours.Add(await OursAsync(lab.Info, jailwf, round, cancellationToken).ConfigureAwait(false));
+                        context.Progress($"round {round}: jailwf TransferPartitions: {ours[^1].Run} (host job alone {ours[^1].HostJob.TotalSeconds:0.00} s), engine RSS {Mib(ours[^1].RssStart):0} -> {Mib(ours[^1].RssPeak):0} MiB, engine CPU {ours[^1].Cpu.TotalSeconds:0.00} s in {ours[^1].Sampled.TotalSeconds:0.0} s");
                         break;
                 }
             }
@@ -118,6 +121,9 @@ internal sealed class TransferFigure : Figure
                 F($"grew by at most {Mib(growth):0.0} MiB in a run, of which {Mib(Math.Max(0, lateGrowth)):0.0} MiB in the transfer's second half (peak of the second half against the first), while {bytes / 1048576.0:0} MiB passed through the jail host"),
                 F($"<= {RssTargetMiB:0} MiB, flat (second half's peak <= first half's + 5%)"),
                 rssMet),
+            new("engine CPU during the transfer (user + system, /proc/<pid>/stat; median)",
+                F($"{Local.Median(ours.Select(o => o.Cpu.TotalSeconds)):0.00} s in {Local.Median(ours.Select(o => o.Sampled.TotalSeconds)):0.0} s = {Local.Median(ours.Select(o => o.Cpu / o.Sampled)) * 100:0.0}% of a core"),
+                "the pipe's own processes (dump, ssh and sshd, restore) share the same cores"),
         };
 
         var notes = new List<string>();
@@ -132,7 +138,7 @@ internal sealed class TransferFigure : Figure
         }
 
         var method = F($"""
-            A lab with an extra partition `/data` on ServerA (`LabOptions.DataPartitionMiB` = {dataMiB}: incompressible file data, a fifth in 4-64 KiB files, the rest in 1-8 MiB files, on an ext4 image on a loop device) is transferred {rounds} time(s) each way, the ways alternating (rotated order per round) into a fresh, empty directory on the same file system, after one untimed warm-up dump: **ours** is `jailwf run` of a one-step definition (TransferPartitions; plan with `/` and `/data` of ServerA; jailwf's default job poll of 2 s), its transfer's time the `/data` host job's on the jail host (its script's start to its exit file), and end to end from the journal (JobStarted to JobFinished); **typed** is `ssh -i <transfer key> -o UserKnownHostsFile=… root@127.0.1.1 "dump -0ua -f - /data" | restore -rf -` run in a shell on the jail host, timed there with `date +%s.%N` around the pipe; the **limit** is the same source-side dump (the lab's dump(8) shim on the loop device) piped into restore locally, no SSH. Each run's dump size (dump's `N blocks` line) must be equal. The engine's VmRSS and VmHWM are read from /proc/<pid>/status every 50 ms while jailwf runs; start is the first sample after the `/data` job started, peak the largest until it finished (the largest over the rounds).
+            A lab with an extra partition `/data` on ServerA (`LabOptions.DataPartitionMiB` = {dataMiB}: incompressible file data, a fifth in 4-64 KiB files, the rest in 1-8 MiB files, on an ext4 image on a loop device) is transferred {rounds} time(s) each way, the ways alternating (rotated order per round) into a fresh, empty directory on the same file system, after one untimed warm-up dump: **ours** is `jailwf run` (published ReadyToRun, as README's install leaves it) of a one-step definition (TransferPartitions; plan with `/` and `/data` of ServerA; jailwf's default job poll of 2 s), its transfer's time the `/data` host job's on the jail host (its script's start to its exit file), and end to end from the journal (JobStarted to JobFinished); **typed** is `ssh -i <transfer key> -o UserKnownHostsFile=… root@127.0.1.1 "dump -0ua -f - /data" | restore -rf -` run in a shell on the jail host, timed there with `date +%s.%N` around the pipe; the **limit** is the same source-side dump (the lab's dump(8) shim on the loop device) piped into restore locally, no SSH. Each run's dump size (dump's `N blocks` line) must be equal. The engine's VmRSS and VmHWM are read from /proc/<pid>/status every 50 ms while jailwf runs; start is the first sample after the `/data` job started, peak the largest until it finished (the largest over the rounds).
             """);
         return new FigureReport(measurements, method, notes);
     }
@@ -172,8 +178,8 @@ internal sealed class TransferFigure : Figure
     private static long Blocks(IEnumerable<DumpLine> lines) =>
         (lines.LastOrDefault(l => l.Kind == DumpLineKind.BlocksWritten)?.Blocks ?? throw new InvalidOperationException("dump printed no 'N blocks' line")) * Dump.BlockSize;
 
-    /// <summary>One `jailwf run` of the transfer-only definition in a bed of its own, its memory sampled; the bed is removed after.</summary>
-    private static async Task<EngineRun> OursAsync(LabInfo lab, int round, CancellationToken ct)
+    /// <summary>One `jailwf run` (<paramref name="jailwf"/>: the published jailwf.dll) of the transfer-only definition in a bed of its own, its memory sampled; the bed is removed after.</summary>
+    private static async Task<EngineRun> OursAsync(LabInfo lab, string jailwf, int round, CancellationToken ct)
     {
         var bed = await LabBed.CreateAsync(lab, $"transfer-ours-{round}", "ServerA", JailIp, ["/", "/data"], null, ("transfer-only", [("transfer", "TransferPartitions")])).ConfigureAwait(false);
 
@@ -181,17 +187,17 @@ internal sealed class TransferFigure : Figure
         bed.Poll = null;
         try
         {
-            var samples = new List<(DateTime At, long Rss, long Hwm)>();
+            var samples = new List<(DateTime At, long Rss, long Hwm, TimeSpan Cpu)>();
             int exit;
             string output;
-            using (var engine = EngineProcess.Start(bed.RunArgs("transfer-only")))
+            using (var engine = EngineProcess.StartDll(jailwf, bed.RunArgs("transfer-only")))
             {
                 var wait = engine.WaitAsync(TimeSpan.FromMinutes(15), ct);
                 while (!wait.IsCompleted)
                 {
-                    if (engine.Memory() is { } m)
+                    if (engine.Memory() is { } m && engine.CpuTime() is { } cpu)
                     {
-                        samples.Add((DateTime.UtcNow, m.Rss, m.Hwm));
+                        samples.Add((DateTime.UtcNow, m.Rss, m.Hwm, cpu));
                     }
 
                     await Task.WhenAny(wait, Task.Delay(50, ct)).ConfigureAwait(false);
@@ -226,7 +232,9 @@ internal sealed class TransferFigure : Figure
                 during.Max(s => s.Rss),
                 during.Where(s => s.At < middle).DefaultIfEmpty(during[0]).Max(s => s.Rss),
                 during.Where(s => s.At >= middle).DefaultIfEmpty(during[^1]).Max(s => s.Rss),
-                during[^1].Hwm);
+                during[^1].Hwm,
+                during[^1].Cpu - during[0].Cpu,
+                during[^1].At - during[0].At);
         }
         finally
         {
@@ -239,5 +247,6 @@ internal sealed class TransferFigure : Figure
         public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Seconds:0.00} s, {Bytes / Seconds / 1e6:0} MB/s");
     }
 
-    private sealed record EngineRun(Run Run, TimeSpan HostJob, long RssStart, long RssPeak, long FirstHalfPeak, long SecondHalfPeak, long Hwm);
+    /// <summary>One engine run: the transfer, its host job's own time, the engine's memory and its CPU time (user + system) over <paramref name="Sampled"/> of the transfer.</summary>
+    private sealed record EngineRun(Run Run, TimeSpan HostJob, long RssStart, long RssPeak, long FirstHalfPeak, long SecondHalfPeak, long Hwm, TimeSpan Cpu, TimeSpan Sampled);
 }
