@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InstanceView, JournalEntry } from '../src/api/types';
 import { currentJob, formatBytes, formatEta, jobProgress, stagePercent } from '../src/instance/progress';
-import { allowedActions, filterInstances, mergeJournal, outputTail, reasonRequired, runEdges, stepLook, waitingForSomeone } from '../src/instance/state';
+import { actionResultText, allowedActions, filterInstances, mergeJournal, outputTail, reasonRequired, runEdges, stepLook, waitingForSomeone } from '../src/instance/state';
 import { parseUnifiedDiff } from '../src/instance/diff';
 
 let nextId = 1;
@@ -127,6 +127,22 @@ describe('state mapping', () => {
     expect(allowedActions('aborted')).toEqual([]);
     expect(['retry', 'skip', 'abort'].every((a) => reasonRequired(a as never))).toBe(true);
     expect(reasonRequired('approve')).toBe(false);
+  });
+
+  it('says which step a decision took and which incident still holds the instance suspended', () => {
+    const id = 'i';
+    expect(actionResultText('resume', { instance: id, step: 'start', done: true, detail: null, runnable: false, suspendedBy: [{ incident: 8, step: 'verify' }] })).toBe(
+      'resume step start: done; the instance stays suspended until the incident of step verify has a decision too',
+    );
+    expect(actionResultText('skip', { instance: id, step: 'a', done: true, runnable: false, suspendedBy: [{ incident: 2, step: 'b' }, { incident: 3, step: 'c' }] })).toBe(
+      'skip step a: done; the instance stays suspended until the incidents of steps b, c have a decision too',
+    );
+    expect(actionResultText('retry', { instance: id, step: 'verify', done: true, runnable: true, suspendedBy: [] })).toBe('retry step verify: done');
+    // An older server's answer (no runnable/suspendedBy), an interrupted instance, abort and approve.
+    expect(actionResultText('retry', { instance: id, step: 'verify', done: true })).toBe('retry step verify: done');
+    expect(actionResultText('resume', { instance: id, step: 'transfer', done: false, runnable: true, suspendedBy: [] })).toBe('resume: it runs already');
+    expect(actionResultText('abort', { instance: id, step: null, done: true, detail: null })).toBe('abort: done');
+    expect(actionResultText('approve', { instance: id, step: 'mergeetc', done: true, detail: 'etc/group' })).toBe('approve: etc/group');
   });
 
   it('lists who waits for someone, longest waiting first, and filters', () => {

@@ -388,21 +388,26 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <summary>
     /// Continues an instance from its last checkpoint: a suspended one (an incident; closed as resumed, the step's attempts
     /// counted afresh) runs its failed step again; an interrupted one (runnable, left by an engine that stopped) needs
-    /// nothing but a running engine, which continues it at once. Journaled as an operator action either way.
+    /// nothing but a running engine, which continues it at once. Journaled as an operator action either way. When parallel
+    /// branches failed each, the decision is about the oldest open incident, and the instance stays suspended until every
+    /// one has a decision (<see cref="ResumeResult.SuspendedBy"/>).
     /// </summary>
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="reason">Why; null for none given.</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>True when it was suspended and is runnable now; false when it was runnable already.</returns>
+    /// <returns>
+    /// The step resumed and the incidents that still hold the instance suspended (none: it is runnable now); or, when it was
+    /// runnable already, no step (<see cref="ResumeResult.WasRunnable"/>).
+    /// </returns>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
     /// <exception cref="InstanceStateException">The instance is complete or aborted, or busy; nothing changed.</exception>
-    public async Task<bool> ResumeAsync(string instanceId, string? reason = null, CancellationToken cancellationToken = default)
+    public async Task<ResumeResult> ResumeAsync(string instanceId, string? reason = null, CancellationToken cancellationToken = default)
     {
         var instance = await LoadAsync(instanceId, cancellationToken).ConfigureAwait(false);
         if (instance.Status == WorkflowStatus.Runnable)
         {
             await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Kind = JournalEntryKind.OperatorAction, Message = $"resumed by {Environment.UserName}{ReasonText(reason)}" }, cancellationToken).ConfigureAwait(false);
-            return false;
+            return new ResumeResult(null);
         }
 
         if (instance.Status != WorkflowStatus.Suspended)
@@ -410,8 +415,7 @@ public sealed partial class JailwfEngine : IAsyncDisposable
             throw new InstanceStateException(instanceId, $"Instance {instanceId} is {Describe(instance.Status)}: there is nothing to resume.");
         }
 
-        await DecideAsync(instanceId, IncidentResolution.Resumed, reason, (_, _) => Task.FromResult<Action<ActivityState>>(ResetAttempts), cancellationToken).ConfigureAwait(false);
-        return true;
+        return new ResumeResult(await DecideAsync(instanceId, IncidentResolution.Resumed, reason, (_, _) => Task.FromResult<Action<ActivityState>>(ResetAttempts), cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>
@@ -423,11 +427,11 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <param name="instanceId">The instance (full id).</param>
     /// <param name="reason">Why (required).</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The step that runs again.</returns>
+    /// <returns>The step that runs again (once no other open incident holds the instance suspended) and the incidents that still hold it (none: it is runnable now).</returns>
     /// <exception cref="ArgumentException">No reason given.</exception>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
     /// <exception cref="InstanceStateException">The instance has no incident (it runs, waits for an approval, or ended), or is busy; nothing changed.</exception>
-    public async Task<string> RetryAsync(string instanceId, string reason, CancellationToken cancellationToken = default)
+    public async Task<DecisionResult> RetryAsync(string instanceId, string reason, CancellationToken cancellationToken = default)
     {
         RequireReason(reason);
         _ = await RequireIncidentAsync(instanceId, "retry", cancellationToken).ConfigureAwait(false);
@@ -445,13 +449,13 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// <param name="reason">Why (required).</param>
     /// <param name="force">Skip even when a later step needs the step's result.</param>
     /// <param name="cancellationToken">Cancellation.</param>
-    /// <returns>The skipped step.</returns>
+    /// <returns>The skipped step and the incidents that still hold the instance suspended (none: it is runnable now).</returns>
     /// <exception cref="ArgumentException">No reason given.</exception>
     /// <exception cref="KeyNotFoundException">Unknown instance.</exception>
     /// <exception cref="InstanceStateException">The instance has no incident, or a later step needs the step's result, or it is busy; nothing changed.</exception>
     /// <exception cref="HostCommandException">The step's host job could not be killed; nothing changed.</exception>
     /// <exception cref="HostUnreachableException">The jail host cannot be reached to kill the step's job; nothing changed.</exception>
-    public async Task<string> SkipAsync(string instanceId, string reason, bool force, CancellationToken cancellationToken = default)
+    public async Task<DecisionResult> SkipAsync(string instanceId, string reason, bool force, CancellationToken cancellationToken = default)
     {
         RequireReason(reason);
         var snapshot = await RequireIncidentAsync(instanceId, "skip", cancellationToken).ConfigureAwait(false);
@@ -672,10 +676,10 @@ public sealed partial class JailwfEngine : IAsyncDisposable
     /// decision journaled. A crash before that write leaves the instance suspended (decide again); after it, the decision
     /// holds (an incident a crash left open is decided again the same way). When another parallel branch's incident is still open, the instance stays suspended until that one is decided.
     /// </summary>
-    private async Task<string> DecideAsync(string instanceId, IncidentResolution resolution, string? reason, Func<WorkflowInstance, ExecutionPointer, Task<Action<ActivityState>>> prepare, CancellationToken cancellationToken)
+    private async Task<DecisionResult> DecideAsync(string instanceId, IncidentResolution resolution, string? reason, Func<WorkflowInstance, ExecutionPointer, Task<Action<ActivityState>>> prepare, CancellationToken cancellationToken)
     {
         var step = string.Empty;
-        var suspended = false;
+        IReadOnlyList<HoldingIncident> waiting = [];
         await UnderLockAsync(
             instanceId,
             async (store, instance) =>
@@ -702,12 +706,12 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                     .Where(p => p != pointer && p.Active && p.Status == PointerStatus.Failed && document is not null && p.StepId < document.Steps.Count)
                     .Select(p => document!.Steps[p.StepId].Id).ToHashSet(StringComparer.Ordinal);
                 var decided = step;
-                var waiting = (await incidents.AllOpenOfAsync(instanceId, cancellationToken).ConfigureAwait(false)).Select(i => i.Step).Where(s => s != decided && failed.Contains(s)).Distinct().ToList();
-                if (waiting.Count > 0)
-                {
-                    suspended = true;
-                }
-                else
+                waiting = (await incidents.AllOpenOfAsync(instanceId, cancellationToken).ConfigureAwait(false))
+                    .Where(i => i.Step != decided && failed.Contains(i.Step))
+                    .DistinctBy(i => i.Step, StringComparer.Ordinal)
+                    .Select(i => new HoldingIncident(i.Id, i.Step))
+                    .ToList();
+                if (waiting.Count == 0)
                 {
                     instance.Status = WorkflowStatus.Runnable;
                     instance.NextExecution = now.Ticks;
@@ -717,19 +721,19 @@ public sealed partial class JailwfEngine : IAsyncDisposable
                 // open with the decision already taken, and deciding again does the same again (never a lost decision).
                 await store.PersistWorkflow(instance, cancellationToken).ConfigureAwait(false);
                 await incidents.CloseAsync(instanceId, step, resolution, Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
-                if (suspended)
+                if (waiting.Count > 0)
                 {
-                    await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Step = step, Kind = JournalEntryKind.Info, Message = $"the instance stays suspended until the incident of step {string.Join(", ", waiting)} has a decision too" }, cancellationToken).ConfigureAwait(false);
+                    await Journal.AppendAsync(new JournalEntry { InstanceId = instanceId, Step = step, Kind = JournalEntryKind.Info, Message = $"the instance stays suspended until the incident of step {string.Join(", ", waiting.Select(w => w.Step))} has a decision too" }, cancellationToken).ConfigureAwait(false);
                 }
             },
             cancellationToken).ConfigureAwait(false);
 
-        if (_hostStarted && !suspended)
+        if (_hostStarted && waiting.Count == 0)
         {
             await _services.GetRequiredService<IQueueProvider>().QueueWork(instanceId, QueueType.Workflow).ConfigureAwait(false);
         }
 
-        return step;
+        return new DecisionResult(step, waiting);
     }
 
     /// <summary>

@@ -27,10 +27,26 @@ public sealed record DecisionRequest(string? Reason, bool Force = false);
 
 /// <summary>Answer of an operator action.</summary>
 /// <param name="Instance">The instance (full id).</param>
-/// <param name="Step">The step concerned (retried, skipped, approved), if any.</param>
-/// <param name="Done">resume: whether it was suspended and runs now (false: it was running already).</param>
+/// <param name="Step">The step concerned, if any: retried, skipped or resumed (that of the oldest open incident); approved; for a resume of an instance that was runnable already, the step it continues at.</param>
+/// <param name="Done">resume: whether it was suspended and a decision was taken (false: it was runnable already, nothing decided); see <paramref name="Runnable"/> for whether it runs now. Always true for the other actions.</param>
 /// <param name="Detail">abort: the host job killed; approve: what was approved.</param>
-public sealed record DecisionResponse(string Instance, string? Step, bool Done, string? Detail);
+/// <param name="Runnable">retry, skip, resume: whether the instance is runnable now (false: another failed parallel branch's incident still holds it suspended, see <paramref name="SuspendedBy"/>); null for abort and approve (and from a serve older than this field).</param>
+/// <param name="SuspendedBy">retry, skip, resume: the incidents still open that keep the instance suspended, oldest first (empty when it is runnable now); null for abort and approve (and from a serve older than this field).</param>
+public sealed record DecisionResponse(string Instance, string? Step, bool Done, string? Detail, bool? Runnable = null, IReadOnlyList<HoldingIncident>? SuspendedBy = null)
+{
+    /// <summary>The answer of a decision on an instance's oldest open incident (retry, skip).</summary>
+    /// <param name="instance">The instance (full id).</param>
+    /// <param name="decision">What the engine did.</param>
+    /// <returns>The answer.</returns>
+    internal static DecisionResponse Of(string instance, DecisionResult decision) => new(instance, decision.Step, true, null, decision.Runnable, decision.SuspendedBy);
+
+    /// <summary>The answer of a resume.</summary>
+    /// <param name="instance">The instance (full id).</param>
+    /// <param name="resumed">What the engine did.</param>
+    /// <param name="current">The step an instance that was runnable already continues at, if known (null when it was suspended).</param>
+    /// <returns>The answer.</returns>
+    internal static DecisionResponse Of(string instance, ResumeResult resumed, string? current) => new(instance, resumed.Step ?? current, !resumed.WasRunnable, null, resumed.Runnable, resumed.SuspendedBy);
+}
 
 /// <summary>Answer of <c>GET /health</c>.</summary>
 /// <param name="Pid">serve's process id.</param>
@@ -132,13 +148,12 @@ public static class ControlApi
         switch (action)
         {
             case "resume":
-                var view = await engine.Queries.ViewAsync(full, ct).ConfigureAwait(false);
                 var resumed = await engine.ResumeAsync(full, request.Reason, ct).ConfigureAwait(false);
-                return new DecisionResponse(full, view?.Current?.Id, resumed, null);
+                return DecisionResponse.Of(full, resumed, resumed.WasRunnable ? (await engine.Queries.ViewAsync(full, ct).ConfigureAwait(false))?.Current?.Id : null);
             case "retry":
-                return new DecisionResponse(full, await engine.RetryAsync(full, request.Reason ?? string.Empty, ct).ConfigureAwait(false), true, null);
+                return DecisionResponse.Of(full, await engine.RetryAsync(full, request.Reason ?? string.Empty, ct).ConfigureAwait(false));
             case "skip":
-                return new DecisionResponse(full, await engine.SkipAsync(full, request.Reason ?? string.Empty, request.Force, ct).ConfigureAwait(false), true, null);
+                return DecisionResponse.Of(full, await engine.SkipAsync(full, request.Reason ?? string.Empty, request.Force, ct).ConfigureAwait(false));
             case "abort":
                 return new DecisionResponse(full, null, true, await engine.AbortAsync(full, request.Reason ?? string.Empty, ct).ConfigureAwait(false));
             case "approve":

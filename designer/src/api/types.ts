@@ -123,11 +123,24 @@ export interface JournalEntry {
 
 export type InstanceAction = 'retry' | 'skip' | 'abort' | 'approve' | 'resume';
 
+/** An open incident that still holds an instance suspended after a decision on another failed branch's incident. */
+export interface HoldingIncident {
+  incident: number;
+  step: string;
+}
+
+/** The answer of an action (docs/api.md "Actions"). */
 export interface ActionResult {
   instance: string;
-  step?: string;
+  /** retry/skip/resume: the step decided (that of the oldest open incident); approve: the step approved. */
+  step?: string | null;
+  /** resume: false when the instance was running already (nothing decided). */
   done: boolean;
-  detail?: string;
+  detail?: string | null;
+  /** retry/skip/resume: whether the instance runs now (null for abort/approve, and from an older server). */
+  runnable?: boolean | null;
+  /** retry/skip/resume: the incidents that still hold the instance suspended, oldest first. */
+  suspendedBy?: HoldingIncident[] | null;
 }
 
 /** One file's differences for a merge approval (see api/client.ts approvalDiffs: not in the API yet). */

@@ -4,7 +4,7 @@ import { ApiError, type ApiClient } from '../api/client';
 import type { FileDiff, InstanceAction, InstanceView, JournalEntry } from '../api/types';
 import { parseUnifiedDiff } from '../instance/diff';
 import { currentJob, formatBytes, formatEta, jobProgress, type Progress } from '../instance/progress';
-import { allowedActions, instanceLook, mergeJournal, outputTail, reasonRequired, runEdges } from '../instance/state';
+import { actionResultText, allowedActions, instanceLook, mergeJournal, outputTail, reasonRequired, runEdges } from '../instance/state';
 import { layoutGraph } from '../model/layout';
 import { RunStepNode, type RunFlowNode } from './StepNode';
 
@@ -179,7 +179,7 @@ function Actions({ api, instance }: { api: ApiClient; instance: InstanceView }) 
     setBusy(true);
     try {
       const r = await api.act(instance.id, action, reason.trim(), force);
-      setResult(`${action}: ${r.detail ?? (r.done ? 'done' : 'not done')}`);
+      setResult(actionResultText(action, r));
       setReason('');
     } catch (e) {
       setResult(`${action} refused: ${e instanceof ApiError ? (e.problem.detail ?? e.problem.title) : (e as Error).message}`);

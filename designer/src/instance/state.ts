@@ -1,4 +1,4 @@
-import type { InstanceAction, InstanceState, InstanceView, JournalEntry, StepState, StepView } from '../api/types';
+import type { ActionResult, InstanceAction, InstanceState, InstanceView, JournalEntry, StepState, StepView } from '../api/types';
 
 export interface StateLook {
   label: string;
@@ -58,6 +58,21 @@ export function allowedActions(state: InstanceState): InstanceAction[] {
     default:
       return [];
   }
+}
+
+/**
+ * What the decision panel says after an action: the step decided and, when another failed parallel branch's incident still
+ * holds the instance suspended, which step's (in the journal's words).
+ */
+export function actionResultText(action: InstanceAction, r: ActionResult): string {
+  if (r.detail) return `${action}: ${r.detail}`;
+  if (action === 'resume' && !r.done) return 'resume: it runs already';
+  const held = r.suspendedBy ?? [];
+  const still =
+    held.length === 0
+      ? ''
+      : `; the instance stays suspended until the incident${held.length > 1 ? 's' : ''} of step${held.length > 1 ? 's' : ''} ${held.map((i) => i.step).join(', ')} ${held.length > 1 ? 'have' : 'has'} a decision too`;
+  return `${action}${r.step ? ` step ${r.step}` : ''}: ${r.done ? 'done' : 'not done'}${still}`;
 }
 
 /** retry, skip and abort need a reason (the journal keeps it); approve and resume take one optionally. */

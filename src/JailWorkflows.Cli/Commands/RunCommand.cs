@@ -109,19 +109,19 @@ internal sealed class ResumeCommand : AsyncCommand<ResumeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         await settings.RefuseUnlessAsync(v => v.State is InstanceState.Incident or InstanceState.Interrupted or InstanceState.Running or InstanceState.AwaitingApproval, "resume", cancellationToken).ConfigureAwait(false);
-        if (await settings.ThroughServeAsync("resume", new DecisionRequest(settings.Reason), d => d.Done ? $"resumed instance {d.Instance} at step {Markup.Escape(d.Step ?? "?")}" : $"instance {d.Instance} runs already", follow: true, cancellationToken).ConfigureAwait(false) is { } served)
+        if (await settings.ThroughServeAsync("resume", new DecisionRequest(settings.Reason), d => d.Done ? Resumed(d.Step ?? "?", d.Instance, d.SuspendedBy) : $"instance {d.Instance} runs already", follow: true, cancellationToken).ConfigureAwait(false) is { } served)
         {
             return served;
         }
 
         return await settings.DecideAndFollowAsync(
-            async (engine, id) =>
-            {
-                var view = await engine.Queries.ViewAsync(id, cancellationToken).ConfigureAwait(false);
-                return await engine.ResumeAsync(id, settings.Reason, cancellationToken).ConfigureAwait(false)
-                    ? $"resumed instance {id} at step {Markup.Escape(view!.Current?.Id ?? "?")}"
-                    : $"continuing interrupted instance {id}";
-            },
+            async (engine, id) => await engine.ResumeAsync(id, settings.Reason, cancellationToken).ConfigureAwait(false) is { Decision: { } resumed }
+                ? Resumed(resumed.Step, id, resumed.SuspendedBy)
+                : $"continuing interrupted instance {id}",
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The step resumed is that of the oldest open incident; another failed branch's incident may still hold the instance suspended.</summary>
+    private static string Resumed(string step, string id, IReadOnlyList<HoldingIncident>? suspendedBy) =>
+        $"resumed instance {id} at step [bold]{Markup.Escape(step)}[/]{DecisionText.StillSuspended(suspendedBy)}";
 }

@@ -161,7 +161,13 @@ public sealed class EngineTests : IDisposable
             "the instance to be suspended");
         Assert.Equal(StepState.Failed, view.Steps[0].State);
         Assert.Contains("jail servera is not running", view.LastError, StringComparison.Ordinal);
-        Assert.False(await engine.ResumeAsync(id) && false);
+
+        // resume decides the incident of the failed step; nothing else holds the instance, so it is runnable again.
+        var resumed = await engine.ResumeAsync(id);
+        Assert.False(resumed.WasRunnable);
+        Assert.Equal("verify", resumed.Step);
+        Assert.Empty(resumed.SuspendedBy);
+        Assert.True(resumed.Runnable);
     }
 
     private void WriteDefinition(int version, string stepId) =>

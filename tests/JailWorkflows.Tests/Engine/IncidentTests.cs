@@ -74,7 +74,10 @@ public sealed class IncidentTests : IDisposable
         Assert.Equal(journal.Count, (await engine.Queries.JournalAsync(id, 0, 1000)).Count);
 
         // retry: the incident is closed with the reason, the step gets its three attempts again, and fails again.
-        Assert.Equal("start", await engine.RetryAsync(id, "installed jls"));
+        var retried = await engine.RetryAsync(id, "installed jls");
+        Assert.Equal("start", retried.Step);
+        Assert.Empty(retried.SuspendedBy);
+        Assert.True(retried.Runnable);
         var again = await Wait.UntilAsync(
             async () => await engine.Queries.ViewAsync(id) is { State: InstanceState.Incident } v && v.Incident!.Id != view.Incident.Id ? v : null,
             Deadline,
@@ -108,7 +111,7 @@ public sealed class IncidentTests : IDisposable
         Assert.Equal(InstanceState.Incident, (await engine.Queries.ViewAsync(id))!.State);
 
         // Forced: the step is skipped, the next one runs (and fails: the jail does not run).
-        Assert.Equal("start", await engine.SkipAsync(id, "started it by hand", force: true));
+        Assert.Equal("start", (await engine.SkipAsync(id, "started it by hand", force: true)).Step);
         var next = await Wait.UntilAsync(
             async () => await engine.Queries.ViewAsync(id) is { State: InstanceState.Incident, Incident.Step: "verify" } v ? v : null,
             Deadline,

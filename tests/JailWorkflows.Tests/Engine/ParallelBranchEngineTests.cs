@@ -129,7 +129,9 @@ public sealed class ParallelBranchEngineTests : IDisposable
         Assert.Single(await incidents.AllOpenOfAsync(id, CancellationToken.None));
 
         // retry: the failed step runs again (and fails again: no jail runs here): one new incident, the first one retried.
-        Assert.Equal("verify", await engine.RetryAsync(id, "started the jail by hand"));
+        var retried = await engine.RetryAsync(id, "started the jail by hand");
+        Assert.Equal("verify", retried.Step);
+        Assert.True(retried.Runnable);
         var again = await Wait.UntilAsync(
             async () => await engine.Queries.ViewAsync(id) is { State: InstanceState.Incident } v && v.Incident!.Id != view.Incident.Id ? v : null,
             Deadline,
@@ -140,7 +142,7 @@ public sealed class ParallelBranchEngineTests : IDisposable
         Assert.Equal(2, (await engine.Queries.JournalAsync(id, 0, 1000)).Count(e => e.Step == "verify" && e.Kind == JournalEntryKind.StepFailed));
 
         // skip: the join runs once the other branch has ended too.
-        Assert.Equal("verify", await engine.SkipAsync(id, "checked by hand", force: false));
+        Assert.Equal("verify", (await engine.SkipAsync(id, "checked by hand", force: false)).Step);
         var done = await Wait.UntilAsync(async () => await engine.Queries.ViewAsync(id) is { State: InstanceState.Complete } v ? v : null, Deadline, "completion");
         Assert.Equal([StepState.Done, StepState.Skipped, StepState.Done, StepState.Done], done.Steps.Select(s => s.State));
         var journal = await engine.Queries.JournalAsync(id, 0, 1000);
@@ -152,15 +154,112 @@ public sealed class ParallelBranchEngineTests : IDisposable
     [Fact]
     public async Task Two_failed_branches_are_two_incidents_and_the_instance_runs_again_once_each_has_a_decision()
     {
-        // StartJail gives the running jail that VerifyJail needs, but VerifyJail is beside it, not after it: skipping
-        // StartJail is no loss to any step after it.
+        WriteTwoFailingBranches();
+        await using var engine = await JailwfEngine.StartAsync(Options);
+        var (id, open) = await TwoIncidentsAsync(engine);
+        var incidents = ServiceOf<Incidents>(engine);
+        var view = (await engine.Queries.ViewAsync(id))!;
+        Assert.Equal(open[0].Id, view.Incident!.Id);
+        Assert.Equal([StepState.Done, StepState.Failed, StepState.Failed, StepState.Waiting], view.Steps.Select(s => s.State));
+
+        // The first decision is about the oldest incident; the instance stays suspended for the other one.
+        await AssertHeldByTheOtherIncidentAsync(engine, id, open, await engine.SkipAsync(id, "done by hand", force: false));
+
+        var second = await engine.SkipAsync(id, "done by hand too", force: false);
+        Assert.Equal(open[1].Step, second.Step);
+        Assert.Empty(second.SuspendedBy);
+        Assert.True(second.Runnable);
+        var done = await Wait.UntilAsync(async () => await engine.Queries.ViewAsync(id) is { State: InstanceState.Complete } v ? v : null, Deadline, "completion");
+        Assert.Equal([StepState.Done, StepState.Skipped, StepState.Skipped, StepState.Done], done.Steps.Select(s => s.State));
+        Assert.All(await incidents.OfAsync(id, CancellationToken.None), i => Assert.Equal(IncidentResolution.Skipped, i.Resolution));
+    }
+
+    [Fact]
+    public async Task Resume_with_two_failed_branches_names_the_step_of_the_oldest_incident_and_the_one_that_still_holds_the_instance()
+    {
+        WriteTwoFailingBranches();
+        await using var engine = await JailwfEngine.StartAsync(Options);
+        var (id, open) = await TwoIncidentsAsync(engine);
+
+        // The first resume takes the oldest incident's step (start, which failed first; verify comes first in the definition)
+        // and says the other branch's incident still holds the instance suspended.
+        var first = await engine.ResumeAsync(id, "started the jail by hand");
+        Assert.False(first.WasRunnable);
+        Assert.Equal(open[0].Step, first.Step);
+        Assert.False(first.Runnable);
+        await AssertHeldByTheOtherIncidentAsync(engine, id, open, first.Decision!);
+
+        // The second resume takes the other one; nothing holds the instance any more, and both failed steps run again.
+        var second = await engine.ResumeAsync(id, "verified by hand");
+        Assert.False(second.WasRunnable);
+        Assert.Equal(open[1].Step, second.Step);
+        Assert.Empty(second.SuspendedBy);
+        Assert.True(second.Runnable);
+        var incidents = ServiceOf<Incidents>(engine);
+        var all = await Wait.UntilAsync(
+            async () => await incidents.OfAsync(id, CancellationToken.None) is { Count: 4 } o ? o : null,
+            Deadline,
+            "both resumed steps failing again");
+        Assert.Equal([IncidentResolution.Resumed, IncidentResolution.Resumed, null, null], all.Select(i => i.Resolution));
+        Assert.Equal(["start", "verify"], all.Skip(2).Select(i => i.Step).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// <c>jailwf resume</c> twice on an instance with two failed branches, with its own engine or through a running
+    /// <c>jailwf serve</c> (the control API's answer, <see cref="JailWorkflows.Server.DecisionResponse"/>, carries what holds the instance).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Jailwf_resume_with_two_failed_branches_prints_the_step_it_resumed_and_the_incident_that_still_holds_the_instance(bool served)
+    {
+        string id;
+        IReadOnlyList<Incident> open;
+        WriteTwoFailingBranches();
+        await using (var engine = await JailwfEngine.StartAsync(Options))
+        {
+            (id, open) = await TwoIncidentsAsync(engine);
+        }
+
+        using var serve = served ? Jailwf.Start("serve", "--db", Options.DatabasePath, "--workflows", Workflows, "--poll", "0.2", "--urls", "http://127.0.0.1:0") : null;
+        if (serve is not null)
+        {
+            await serve.WaitForServeAsync(Options.DatabasePath, Deadline);
+        }
+
+        var by = serve is null ? string.Empty : $" (through jailwf serve, pid {serve.Pid})";
+        string[] Resume(string reason) => ["resume", id, "--db", Options.DatabasePath, "--workflows", Workflows, "--poll", "0.2", "--reason", reason];
+        var first = await Jailwf.RunAsync(Deadline, Resume("started the jail by hand"));
+        Assert.Contains($"resumed instance {id} at step {open[0].Step}; the instance stays suspended until the incident of step {open[1].Step} has a decision too{by}\n", first.StdOut.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+
+        var second = await Jailwf.RunAsync(Deadline, Resume("verified by hand"));
+        Assert.Contains($"resumed instance {id} at step {open[1].Step}{by}\n", second.StdOut.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("stays suspended", second.StdOut, StringComparison.Ordinal);
+        if (serve is not null)
+        {
+            serve.Terminate();
+            Assert.Equal(0, await serve.WaitAsync(Deadline));
+        }
+    }
+
+    /// <summary>
+    /// A definition whose two parallel branches fail each (StartJail and VerifyJail: no jail runs on this machine). VerifyJail
+    /// comes first in the definition but fails later (it looks for 2 s): the oldest incident is then StartJail's, not that of
+    /// the first failed step in definition order. StartJail gives the running jail that VerifyJail needs, but VerifyJail is
+    /// beside it, not after it: skipping StartJail is no loss to any step after it.
+    /// </summary>
+    private void WriteTwoFailingBranches() =>
         WriteDefinition("server", $$"""
             { "id": "fork", "activity": "WaitForWindow", "inputs": {{OpenWindow()}} },
-            { "id": "start", "activity": "StartJail", "retry": { "maxAttempts": 1 } },
-            { "id": "verify", "activity": "VerifyJail", "after": ["fork"], "inputs": { "timeoutSeconds": 1 } },
-            { "id": "join", "activity": "WaitForWindow", "after": ["start", "verify"], "inputs": {{OpenWindow()}} }
+            { "id": "verify", "activity": "VerifyJail", "retry": { "maxAttempts": 1 }, "inputs": { "timeoutSeconds": 2 } },
+            { "id": "start", "activity": "StartJail", "after": ["fork"], "retry": { "maxAttempts": 1 } },
+            { "id": "join", "activity": "WaitForWindow", "after": ["verify", "start"], "inputs": {{OpenWindow()}} }
             """);
-        await using var engine = await JailwfEngine.StartAsync(Options);
+
+    /// <summary>Starts an instance of <see cref="WriteTwoFailingBranches"/>'s definition and waits for both incidents.</summary>
+    /// <returns>The instance and its open incidents, oldest first.</returns>
+    private async Task<(string Id, IReadOnlyList<Incident> Open)> TwoIncidentsAsync(JailwfEngine engine)
+    {
         var id = await engine.StartInstanceAsync("parallel", LocalPlan(), "ServerA");
         var incidents = ServiceOf<Incidents>(engine);
         var open = await Wait.UntilAsync(
@@ -168,22 +267,23 @@ public sealed class ParallelBranchEngineTests : IDisposable
             Deadline,
             "two incidents");
         Assert.Equal(["start", "verify"], open.Select(i => i.Step).Order(StringComparer.Ordinal));
-        var view = (await engine.Queries.ViewAsync(id))!;
-        Assert.Equal(open[0].Id, view.Incident!.Id);
-        Assert.Equal([StepState.Done, StepState.Failed, StepState.Failed, StepState.Waiting], view.Steps.Select(s => s.State));
+        return (id, open);
+    }
 
-        // The first decision is about the oldest incident; the instance stays suspended for the other one.
-        Assert.Equal(open[0].Step, await engine.SkipAsync(id, "done by hand", force: false));
+    /// <summary>
+    /// After the first decision on <see cref="TwoIncidentsAsync"/>'s two incidents: it took the oldest incident's step, and the
+    /// other incident holds the instance suspended, as the result, the instance view and the journal say; the join waits.
+    /// </summary>
+    private static async Task AssertHeldByTheOtherIncidentAsync(JailwfEngine engine, string id, IReadOnlyList<Incident> open, DecisionResult first)
+    {
+        Assert.Equal(open[0].Step, first.Step);
+        Assert.Equal([new HoldingIncident(open[1].Id, open[1].Step)], first.SuspendedBy);
+        Assert.False(first.Runnable);
         var between = (await engine.Queries.ViewAsync(id))!;
         Assert.Equal(InstanceState.Incident, between.State);
         Assert.Equal(open[1].Id, between.Incident!.Id);
         Assert.Contains(await engine.Queries.JournalAsync(id, 0, 1000), e => e.Message == $"the instance stays suspended until the incident of step {open[1].Step} has a decision too");
         Assert.Equal(StepState.Waiting, between.Steps.Single(s => s.Id == "join").State);
-
-        Assert.Equal(open[1].Step, await engine.SkipAsync(id, "done by hand too", force: false));
-        var done = await Wait.UntilAsync(async () => await engine.Queries.ViewAsync(id) is { State: InstanceState.Complete } v ? v : null, Deadline, "completion");
-        Assert.Equal([StepState.Done, StepState.Skipped, StepState.Skipped, StepState.Done], done.Steps.Select(s => s.State));
-        Assert.All(await incidents.OfAsync(id, CancellationToken.None), i => Assert.Equal(IncidentResolution.Skipped, i.Resolution));
     }
 
     private static DateTimeOffset Second(DateTimeOffset t) => new(t.Year, t.Month, t.Day, t.Hour, t.Minute, t.Second, TimeSpan.Zero);
