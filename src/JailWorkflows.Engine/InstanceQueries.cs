@@ -161,6 +161,21 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
         return (provider.GetRequiredService<InstanceQueries>(), provider);
     }
 
+    /// <summary>Opens a watch on the store's commits (<see cref="StoreChanges"/>), for followers that re-read views only when something changed.</summary>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <returns>The watch (dispose it).</returns>
+    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The database cannot be opened.</exception>
+    public async Task<StoreChanges> WatchChangesAsync(CancellationToken cancellationToken = default)
+    {
+        if (_databasePath is null)
+        {
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+            _databasePath = db.Database.GetDbConnection().DataSource;
+        }
+
+        return await StoreChanges.OpenAsync(_databasePath, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The raw WorkflowCore instance.</summary>
     /// <param name="id">Instance id.</param>
     /// <param name="cancellationToken">Cancellation.</param>

@@ -13,16 +13,41 @@ internal static class Monitor
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
 
+    // Views are read again when the store changed (a commit anywhere), and at least this often for what changes without a
+    // commit (an engine that died: Interrupted).
+    private static readonly TimeSpan Refresh = TimeSpan.FromSeconds(5);
+
     /// <summary>Follows the instances until each completed, failed or waits for an approval (with no parallel branch still running); returns 0 when all completed, 1 when any failed, 4 when any waits for an approval.</summary>
     public static async Task<int> FollowAsync(InstanceQueries queries, IReadOnlyList<string> instanceIds, CancellationToken cancellationToken)
     {
         IReadOnlyList<InstanceView> views = [];
+        var changes = await queries.WatchChangesAsync(cancellationToken).ConfigureAwait(false);
+        await using var changesScope = changes.ConfigureAwait(false);
+        var time = TimeProvider.System;
+        long? readAt = null;
+        async Task<bool> ShouldReadAsync()
+        {
+            if (await changes.ChangedAsync(cancellationToken).ConfigureAwait(false) || readAt is null || time.GetElapsedTime(readAt.Value) >= Refresh)
+            {
+                readAt = time.GetTimestamp();
+                return true;
+            }
+
+            return false;
+        }
+
         if (AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected)
         {
             await AnsiConsole.Live(new Text("starting…")).AutoClear(false).StartAsync(async live =>
             {
                 while (true)
                 {
+                    if (!await ShouldReadAsync().ConfigureAwait(false))
+                    {
+                        await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
                     views = await ReadAsync(queries, instanceIds, cancellationToken).ConfigureAwait(false);
                     live.UpdateTarget(Render(views));
                     if (views.All(Settled))
@@ -39,6 +64,12 @@ internal static class Monitor
             var seen = new Dictionary<string, string>(StringComparer.Ordinal);
             while (true)
             {
+                if (!await ShouldReadAsync().ConfigureAwait(false))
+                {
+                    await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 views = await ReadAsync(queries, instanceIds, cancellationToken).ConfigureAwait(false);
                 foreach (var view in views)
                 {

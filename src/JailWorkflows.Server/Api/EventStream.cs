@@ -12,13 +12,17 @@ namespace JailWorkflows.Server.Api;
 /// <summary>
 /// <c>GET /api/v1/events?instance=&lt;id&gt;</c>: Server-Sent Events of one instance (docs/api.md). The instance (event
 /// <c>instance</c>) on connect and whenever its state or a step's state changes; every journal entry (event <c>journal</c>, SSE id =
-/// journal id) in order; a comment every 15 s. Read by polling the store every 250 ms (read-only queries); resumes after
+/// journal id) in order; a comment every 15 s. The store is looked at every 250 ms and read only when something was committed
+/// (<see cref="JailWorkflows.Engine.Store.StoreChanges"/>) or 5 s passed (read-only queries); resumes after
 /// <c>Last-Event-ID</c> (or <c>afterId</c>).
 /// </summary>
 internal static class EventStream
 {
     /// <summary>How often the store is read for each connection.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often the instance is read even when nothing was committed (its state can change without a commit).</summary>
+    public static readonly TimeSpan Refresh = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a stream may stay silent before a keep-alive comment.</summary>
     public static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
@@ -57,34 +61,22 @@ internal static class EventStream
         var body = http.Response.Body;
         string? shown = null;
         var quietSince = time.GetUtcNow();
+        DateTimeOffset? readAt = null;
         try
         {
+            var changes = await engine.Queries.WatchChangesAsync(ct).ConfigureAwait(false);
+            await using var changesScope = changes.ConfigureAwait(false);
             await body.FlushAsync(ct).ConfigureAwait(false);
             while (!ct.IsCancellationRequested)
             {
                 var wrote = false;
-                var view = await engine.Queries.ViewAsync(id, ct).ConfigureAwait(false);
-                if (view is not null && Signature(view) is var signature && signature != shown)
-                {
-                    shown = signature;
-                    await WriteAsync(body, null, "instance", JsonSerializer.Serialize(view, options), ct).ConfigureAwait(false);
-                    wrote = true;
-                }
 
-                while (true)
+                // Journal entries and state changes come only with a commit; the state may also change without one (an
+                // engine that died reads Interrupted), so the view is read at least every Refresh.
+                if (await changes.ChangedAsync(ct).ConfigureAwait(false) || readAt is null || time.GetUtcNow() - readAt >= Refresh)
                 {
-                    var entries = await engine.Queries.JournalAsync(id, last, Batch, ct).ConfigureAwait(false);
-                    foreach (var entry in entries)
-                    {
-                        await WriteAsync(body, entry.Id, "journal", JsonSerializer.Serialize(entry, options), ct).ConfigureAwait(false);
-                        last = entry.Id;
-                        wrote = true;
-                    }
-
-                    if (entries.Count < Batch)
-                    {
-                        break;
-                    }
+                    readAt = time.GetUtcNow();
+                    wrote = await SendChangesAsync().ConfigureAwait(false);
                 }
 
                 var now = time.GetUtcNow();
@@ -117,6 +109,36 @@ internal static class EventStream
         }
 
         return Results.Empty;
+
+        async Task<bool> SendChangesAsync()
+        {
+            var wrote = false;
+            var view = await engine.Queries.ViewAsync(id, ct).ConfigureAwait(false);
+            if (view is not null && Signature(view) is var signature && signature != shown)
+            {
+                shown = signature;
+                await WriteAsync(body, null, "instance", JsonSerializer.Serialize(view, options), ct).ConfigureAwait(false);
+                wrote = true;
+            }
+
+            while (true)
+            {
+                var entries = await engine.Queries.JournalAsync(id, last, Batch, ct).ConfigureAwait(false);
+                foreach (var entry in entries)
+                {
+                    await WriteAsync(body, entry.Id, "journal", JsonSerializer.Serialize(entry, options), ct).ConfigureAwait(false);
+                    last = entry.Id;
+                    wrote = true;
+                }
+
+                if (entries.Count < Batch)
+                {
+                    break;
+                }
+            }
+
+            return wrote;
+        }
     }
 
     /// <summary>What an <c>instance</c> event is sent again for: the instance's state and its steps' states (not its newest output line).</summary>
