@@ -65,7 +65,7 @@ internal sealed partial class ScaleFigure : Figure
 
             if (many.IdleRun > 2 * many.IdleServe && many.IdleRun > 2 * one.IdleRun)
             {
-                notes.Add($"While idle, the `jailwf run` process costs {many.IdleRun / one.IdleRun:0.0}x with {count} sleeping instances what it costs with 1 ({Pct(many.IdleRun)} against {Pct(one.IdleRun)}), while the engine alone (`jailwf serve`) stays at {Pct(many.IdleServe)}: the CLI's follow loop (`Monitor.FollowAsync`) reads every followed instance's whole view (`InstanceQueries.ViewAsync`) every 500 ms, so its cost grows with the instances followed; `jailwf serve` has no such loop.");
+                notes.Add($"While idle, the `jailwf run` process costs {many.IdleRun / one.IdleRun:0.0}x with {count} sleeping instances what it costs with 1 ({Pct(many.IdleRun)} against {Pct(one.IdleRun)}), while the engine alone (`jailwf serve`) stays at {Pct(many.IdleServe)}: the CLI's follow loop (`Monitor.FollowAsync`) reads every followed instance's whole view (`InstanceQueries.ViewAsync`) when the store changed and at least every 5 s, so its cost grows with the instances followed; `jailwf serve` has no such loop.");
             }
 
             return new FigureReport(
@@ -90,7 +90,7 @@ internal sealed partial class ScaleFigure : Figure
                 process runs all of them; *completed* is the verify step's "done" row in the journal, read from the SQLite
                 file once a second; wall time is from the spawn to the last such row. Then, with every instance asleep, the
                 `jailwf run` process's utime+stime (/proc/&lt;pid&gt;/stat) over {idleFor.TotalSeconds:0} s (after {Settle.TotalSeconds:0} s to settle) gives its idle CPU (the engine
-                plus the CLI's follow loop, which reads every instance's view twice a second); its VmHWM is read before it is
+                plus the CLI's follow loop, which reads every instance's view when the store changed (SQLite `PRAGMA data_version`, looked at twice a second) and at least every 5 s); its VmHWM is read before it is
                 stopped (SIGTERM). Then `jailwf serve` (the long-running engine: no follow loop; its HTTP API on a free loopback
                 port, no schedules) is started on the same database: it wakes every sleeping instance once (each journals
                 "still waiting…"), and its utime+stime over the next {idleFor.TotalSeconds:0} s is *the engine's CPU while idle
