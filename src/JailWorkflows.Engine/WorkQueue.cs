@@ -10,11 +10,16 @@ namespace JailWorkflows.Engine;
 /// </summary>
 /// <remarks>
 /// <para>
-/// It replaces WorkflowCore's <c>SingleNodeQueueProvider</c>, whose <c>DequeueWork</c> blocks a thread-pool thread per
-/// consumer in <c>BlockingCollection.TryTake</c> with a 100 ms timeout, ten times a second each, and spins
-/// (sched_yield(2)) in every wait: measured with <c>dotnet-trace collect-linux</c> while a transfer's host job ran, that
-/// was about a third of the engine's CPU time, taken from the dump | restore pipe on the same cores (docs/benchmarks.md,
-/// Transfer).
+/// It replaces WorkflowCore's <c>SingleNodeQueueProvider</c>, whose <c>DequeueWork</c> blocks each consumer's thread in
+/// <c>BlockingCollection.TryTake</c> with a 100 ms timeout, ten times a second each, and spins (sched_yield(2)) in every
+/// wait: measured with <c>dotnet-trace collect-linux</c> while a transfer's host job ran, that was about a third of the
+/// engine's CPU time, taken from the dump | restore pipe on the same cores (docs/benchmarks.md, Transfer).
+/// </para>
+/// <para>
+/// An instance a step of which runs (its lock held, <see cref="WorkLocks"/>) is not handed out: it is held back until the
+/// lock is let go, once however often it was queued meanwhile. WorkflowCore's consumer would put it back at once and take
+/// it again, in a loop that keeps a core busy for as long as the step runs (an instance queued by StartWorkflow, a
+/// decision or a short sleep, and again by the runnable poll while its step runs).
 /// </para>
 /// <para>
 /// Index work (<see cref="QueueType.Index"/>) is dropped: the engine keeps no search index (WorkflowCore's
@@ -23,20 +28,38 @@ namespace JailWorkflows.Engine;
 /// runnable poll finds the instances again in the store.
 /// </para>
 /// </remarks>
-internal sealed class WorkQueue : IQueueProvider
+internal sealed class WorkQueue(WorkLocks locks) : IQueueProvider
 {
     private readonly Channel<string> _workflows = Channel.CreateUnbounded<string>();
     private readonly Channel<string> _events = Channel.CreateUnbounded<string>();
+    private readonly HashSet<string> _heldBack = new(StringComparer.Ordinal);
 
-    /// <summary>Configures WorkflowCore as the engine runs it: this queue, and no search index.</summary>
-    /// <param name="options">WorkflowCore's options (in <c>services.AddWorkflow(o =&gt; …)</c>).</param>
-    public static void Use(WorkflowOptions options)
+    /// <summary>Configures WorkflowCore as the engine runs it: a queue of this kind with its instance locks, and no search index.</summary>
+    /// <param name="options">WorkflowCore's options (in <c>services.AddWorkflow(o =&gt; …)</c>; one engine's).</param>
+    /// <returns>The queue WorkflowCore will use.</returns>
+    public static WorkQueue Use(WorkflowOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.UseQueueProvider(_ => new WorkQueue());
+        var locks = new WorkLocks();
+        var queue = new WorkQueue(locks);
+        options.UseDistributedLockManager(_ => locks);
+        options.UseQueueProvider(_ => queue);
 
         // No search index is kept: WorkflowCore's index consumer would only read every instance once more after each step.
         options.EnableIndexes = false;
+        return queue;
+    }
+
+    /// <summary>Instances held back right now, each until a step of it that runs ends.</summary>
+    public int HeldBack
+    {
+        get
+        {
+            lock (_heldBack)
+            {
+                return _heldBack.Count;
+            }
+        }
     }
 
     /// <summary>True: <see cref="DequeueWork"/> waits for work (so the consumer does not sleep between empty dequeues).</summary>
@@ -75,6 +98,12 @@ internal sealed class WorkQueue : IQueueProvider
         {
             if (reader.TryRead(out var id))
             {
+                if (queue == QueueType.Workflow && locks.ReleasedAsync(id) is { } released)
+                {
+                    HoldBack(id, released);
+                    continue;
+                }
+
                 return id;
             }
 
@@ -99,6 +128,32 @@ internal sealed class WorkQueue : IQueueProvider
     {
         _workflows.Writer.TryComplete();
         _events.Writer.TryComplete();
+    }
+
+    /// <summary>Queues <paramref name="id"/> again once <paramref name="released"/> completes; a second copy meanwhile is dropped.</summary>
+    private void HoldBack(string id, Task released)
+    {
+        lock (_heldBack)
+        {
+            if (!_heldBack.Add(id))
+            {
+                return;
+            }
+        }
+
+        _ = released.ContinueWith(
+            done =>
+            {
+                lock (_heldBack)
+                {
+                    _heldBack.Remove(id);
+                }
+
+                _ = _workflows.Writer.TryWrite(id);
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private Channel<string> Of(QueueType queue) => queue switch
