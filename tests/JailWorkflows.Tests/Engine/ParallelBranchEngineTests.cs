@@ -181,7 +181,7 @@ public sealed class ParallelBranchEngineTests : IDisposable
         await using var engine = await JailwfEngine.StartAsync(Options);
         var (id, open) = await TwoIncidentsAsync(engine);
 
-        // The first resume takes the oldest incident's step (start, which failed first; verify comes first in the definition)
+        // The first resume takes the oldest incident's step
         // and says the other branch's incident still holds the instance suspended.
         var first = await engine.ResumeAsync(id, "started the jail by hand");
         Assert.False(first.WasRunnable);
@@ -243,10 +243,13 @@ public sealed class ParallelBranchEngineTests : IDisposable
     }
 
     /// <summary>
-    /// A definition whose two parallel branches fail each (StartJail and VerifyJail: no jail runs on this machine). VerifyJail
-    /// comes first in the definition but fails later (it looks for 2 s): the oldest incident is then StartJail's, not that of
-    /// the first failed step in definition order. StartJail gives the running jail that VerifyJail needs, but VerifyJail is
-    /// beside it, not after it: skipping StartJail is no loss to any step after it.
+    /// A definition whose two parallel branches fail each (StartJail and VerifyJail: no jail runs on this machine), both in
+    /// their first pass: WorkflowCore suspends the instance at the end of the pass in which a step failed, so a branch that
+    /// has not failed by then waits for the decision. Which incident is the oldest is WorkflowCore's order within that pass
+    /// (its execution pointers' order; VerifyJail's here, the first in the definition too), so these tests do not tell the
+    /// oldest incident from the first failed step in definition order: they check the decided step against the incidents'
+    /// own order, and what still holds the instance. StartJail gives the running jail that VerifyJail needs, but VerifyJail
+    /// is beside it, not after it: skipping StartJail is no loss to any step after it.
     /// </summary>
     private void WriteTwoFailingBranches() =>
         WriteDefinition("server", $$"""
