@@ -32,7 +32,7 @@ internal sealed class TransferFigure : Figure
     public override async Task<FigureReport> RunAsync(BenchContext context, CancellationToken cancellationToken)
     {
         var dataMiB = context.Quick ? 256 : 1024;
-        var rounds = context.Quick ? 1 : 3;
+        var rounds = context.Quick ? 1 : 5;
 
         // jailwf as README's install leaves it (ReadyToRun), as an admin runs it.
         var jailwf = await context.PublishedJailwfAsync(cancellationToken).ConfigureAwait(false);
