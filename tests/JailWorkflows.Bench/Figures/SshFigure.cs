@@ -4,7 +4,7 @@ using System.Reflection;
 using JailWorkflows.Hosts;
 using JailWorkflows.Plans;
 using JailWorkflows.Shell;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Renci.SshNet;
 
 namespace JailWorkflows.Bench.Figures;
@@ -87,14 +87,14 @@ internal sealed class SshFigure : Figure
             // Round trips, on the cipher SshHost prefers.
             if (servers.TryGetValue(RoundTripCipher, out var rtServer))
             {
-                var log = new CapturingLogger();
+                var log = new FakeLogger<SshHost>();
                 host = new SshHost(
                     new SshEndpoint { Address = Address, Port = rtServer.Port, User = "root", KeyFile = keys.ClientKeyFile, HostKey = keys.HostPublicKey },
                     logger: log);
                 await host.ConnectAndVerifyAsync(cancellationToken).ConfigureAwait(false);
-                if (!log.Lines.Any(l => l.Contains($"cipher {RoundTripCipher}", StringComparison.Ordinal)))
+                if (!log.Collector.GetSnapshot().Any(r => r.Message.Contains($"cipher {RoundTripCipher}", StringComparison.Ordinal)))
                 {
-                    throw new InvalidOperationException($"SshHost did not report {RoundTripCipher}: {string.Join(" / ", log.Lines)}");
+                    throw new InvalidOperationException($"SshHost did not report {RoundTripCipher}: {string.Join(" / ", log.Collector.GetSnapshot().Select(r => r.Message))}");
                 }
 
                 var bare = await ConnectPinnedAsync(rtServer, keys, cancellationToken).ConfigureAwait(false);
@@ -428,34 +428,4 @@ internal sealed class SshFigure : Figure
     }
 
     private static string MiBps(double bytesPerSecond) => $"{bytesPerSecond / 1024 / 1024:0} MiB/s";
-
-    /// <summary>Keeps SshHost's log lines, to check the cipher it negotiated.</summary>
-    private sealed class CapturingLogger : ILogger<SshHost>
-    {
-        private readonly List<string> _lines = [];
-
-        public IReadOnlyList<string> Lines
-        {
-            get
-            {
-                lock (_lines)
-                {
-                    return [.. _lines];
-                }
-            }
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (_lines)
-            {
-                _lines.Add(formatter(state, exception));
-            }
-        }
-    }
 }

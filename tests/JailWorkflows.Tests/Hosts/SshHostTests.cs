@@ -2,6 +2,7 @@ using System.Globalization;
 using JailWorkflows.Hosts;
 using JailWorkflows.Plans;
 using JailWorkflows.Shell;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace JailWorkflows.Tests.Hosts;
 
@@ -56,10 +57,10 @@ public sealed class SshHostTests(SshdFixture sshd) : IAsyncLifetime
     [RootFact]
     public async Task ModernHostNegotiatesAesGcmFirst()
     {
-        var log = new ListLogger<SshHost>();
+        var log = new FakeLogger<SshHost>();
         var host = Track(new SshHost(sshd.Modern, null, log));
         Assert.Equal("ok\n", (await host.RunAsync(ShellCommand.Of("echo", "ok"))).StdOut);
-        var connected = Assert.Single(log.Lines, l => l.StartsWith("Connected", StringComparison.Ordinal));
+        var connected = Assert.Single(Lines(log), l => l.StartsWith("Connected", StringComparison.Ordinal));
         Assert.Contains("cipher aes256-gcm@openssh.com", connected, StringComparison.Ordinal);
         Assert.Contains("host key ssh-ed25519", connected, StringComparison.Ordinal);
     }
@@ -136,11 +137,11 @@ public sealed class SshHostTests(SshdFixture sshd) : IAsyncLifetime
         var e = await Assert.ThrowsAsync<HostUnreachableException>(() => modern.RunAsync(ShellCommand.Of("echo", "ok")));
         Assert.Contains("LegacySsh", e.Message, StringComparison.Ordinal);
 
-        var log = new ListLogger<SshHost>();
+        var log = new FakeLogger<SshHost>();
         var legacy = Track(new SshHost(sshd.Legacy, null, log));
         var result = await legacy.RunAsync(ShellCommand.Of("od", "-An", "-tx1"), "x\ny\n"u8.ToArray());
         Assert.Equal(" 78 0a 79 0a\n", result.StdOut);
-        var connected = Assert.Single(log.Lines, l => l.StartsWith("Connected", StringComparison.Ordinal));
+        var connected = Assert.Single(Lines(log), l => l.StartsWith("Connected", StringComparison.Ordinal));
         Assert.Matches("kex diffie-hellman-group(-exchange)?1?-sha1", connected);
         Assert.Contains("host key ssh-rsa", connected, StringComparison.Ordinal);
         Assert.Contains("MAC hmac-sha1", connected, StringComparison.Ordinal);
@@ -149,7 +150,7 @@ public sealed class SshHostTests(SshdFixture sshd) : IAsyncLifetime
     [RootFact]
     public async Task ConcurrentCommandsShareOneConnection()
     {
-        var log = new ListLogger<SshHost>();
+        var log = new FakeLogger<SshHost>();
         var host = Track(new SshHost(sshd.Modern, null, log));
         var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
             host.RunAsync(ShellCommand.Of("sh", "-c", "cat; echo \" $1\"", "sh", i.ToString(CultureInfo.InvariantCulture)), [(byte)('a' + i)])));
@@ -158,13 +159,13 @@ public sealed class SshHostTests(SshdFixture sshd) : IAsyncLifetime
             Assert.Equal($"{(char)('a' + i)} {i}\n", results[i].StdOut);
         }
 
-        Assert.Single(log.Lines, l => l.StartsWith("Connected", StringComparison.Ordinal));
+        Assert.Single(Lines(log), l => l.StartsWith("Connected", StringComparison.Ordinal));
     }
 
     [RootFact]
     public async Task DroppedConnectionIsReopenedOnce()
     {
-        var log = new ListLogger<SshHost>();
+        var log = new FakeLogger<SshHost>();
         var host = Track(new SshHost(sshd.Modern, null, log));
         Assert.Equal("1\n", (await host.RunAsync(ShellCommand.Of("echo", "1"))).StdOut);
 
@@ -177,7 +178,7 @@ public sealed class SshHostTests(SshdFixture sshd) : IAsyncLifetime
         }
 
         Assert.Equal("2\n", (await host.RunAsync(ShellCommand.Of("echo", "2"))).StdOut);
-        Assert.Equal(2, log.Lines.Count(l => l.StartsWith("Connected", StringComparison.Ordinal)));
+        Assert.Equal(2, Lines(log).Count(l => l.StartsWith("Connected", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -189,6 +190,9 @@ public sealed class SshHostTests(SshdFixture sshd) : IAsyncLifetime
         Assert.Contains("LegacySsh", e.Message, StringComparison.Ordinal);
         using var legacy = new DisposeOnExit(new SshHost(endpoint with { LegacySsh = true }));
     }
+
+    /// <summary>The messages SshHost logged (what it negotiated, each connection).</summary>
+    private static IEnumerable<string> Lines(FakeLogger<SshHost> log) => log.Collector.GetSnapshot().Select(r => r.Message);
 
     private SshHost Modern() => Track(new SshHost(sshd.Modern));
 
