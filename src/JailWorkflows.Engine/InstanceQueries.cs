@@ -162,10 +162,11 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
     }
 
     /// <summary>Opens a watch on the store's commits (<see cref="StoreChanges"/>), for followers that re-read views only when something changed.</summary>
+    /// <param name="time">The clock the watch's refresh is measured by; default the system clock.</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <returns>The watch (dispose it).</returns>
     /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The database cannot be opened.</exception>
-    public async Task<StoreChanges> WatchChangesAsync(CancellationToken cancellationToken = default)
+    public async Task<StoreChanges> WatchChangesAsync(TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         if (_databasePath is null)
         {
@@ -173,7 +174,7 @@ public sealed class InstanceQueries(SqlitePersistenceProvider store, IDbContextF
             _databasePath = db.Database.GetDbConnection().DataSource;
         }
 
-        return await StoreChanges.OpenAsync(_databasePath, cancellationToken).ConfigureAwait(false);
+        return await StoreChanges.OpenAsync(_databasePath, time, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The raw WorkflowCore instance.</summary>

@@ -21,20 +21,8 @@ internal static class Monitor
     public static async Task<int> FollowAsync(InstanceQueries queries, IReadOnlyList<string> instanceIds, CancellationToken cancellationToken)
     {
         IReadOnlyList<InstanceView> views = [];
-        var changes = await queries.WatchChangesAsync(cancellationToken).ConfigureAwait(false);
+        var changes = await queries.WatchChangesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         await using var changesScope = changes.ConfigureAwait(false);
-        var time = TimeProvider.System;
-        long? readAt = null;
-        async Task<bool> ShouldReadAsync()
-        {
-            if (await changes.ChangedAsync(cancellationToken).ConfigureAwait(false) || readAt is null || time.GetElapsedTime(readAt.Value) >= Refresh)
-            {
-                readAt = time.GetTimestamp();
-                return true;
-            }
-
-            return false;
-        }
 
         if (AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected)
         {
@@ -42,7 +30,7 @@ internal static class Monitor
             {
                 while (true)
                 {
-                    if (!await ShouldReadAsync().ConfigureAwait(false))
+                    if (!await changes.ReadDueAsync(Refresh, cancellationToken).ConfigureAwait(false))
                     {
                         await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
                         continue;
@@ -64,7 +52,7 @@ internal static class Monitor
             var seen = new Dictionary<string, string>(StringComparer.Ordinal);
             while (true)
             {
-                if (!await ShouldReadAsync().ConfigureAwait(false))
+                if (!await changes.ReadDueAsync(Refresh, cancellationToken).ConfigureAwait(false))
                 {
                     await Task.Delay(Interval, cancellationToken).ConfigureAwait(false);
                     continue;

@@ -61,10 +61,9 @@ internal static class EventStream
         var body = http.Response.Body;
         string? shown = null;
         var quietSince = time.GetUtcNow();
-        DateTimeOffset? readAt = null;
         try
         {
-            var changes = await engine.Queries.WatchChangesAsync(ct).ConfigureAwait(false);
+            var changes = await engine.Queries.WatchChangesAsync(time, ct).ConfigureAwait(false);
             await using var changesScope = changes.ConfigureAwait(false);
             await body.FlushAsync(ct).ConfigureAwait(false);
             while (!ct.IsCancellationRequested)
@@ -73,9 +72,8 @@ internal static class EventStream
 
                 // Journal entries and state changes come only with a commit; the state may also change without one (an
                 // engine that died reads Interrupted), so the view is read at least every Refresh.
-                if (await changes.ChangedAsync(ct).ConfigureAwait(false) || readAt is null || time.GetUtcNow() - readAt >= Refresh)
+                if (await changes.ReadDueAsync(Refresh, ct).ConfigureAwait(false))
                 {
-                    readAt = time.GetUtcNow();
                     wrote = await SendChangesAsync().ConfigureAwait(false);
                 }
 

@@ -39,6 +39,25 @@ public sealed class StoreChangesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_read_is_due_on_a_commit_and_at_least_every_refresh()
+    {
+        var refresh = TimeSpan.FromSeconds(5);
+        await using var changes = await StoreChanges.OpenAsync(_store.DatabasePath, _store.Clock);
+        Assert.True(await changes.ReadDueAsync(refresh)); // the first look
+        Assert.False(await changes.ReadDueAsync(refresh));
+        _store.Clock.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(await changes.ReadDueAsync(refresh));
+        _store.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await changes.ReadDueAsync(refresh)); // nothing committed, but 5 s passed
+        Assert.False(await changes.ReadDueAsync(refresh));
+
+        await _store.Journal.AppendAsync(new JournalEntry { InstanceId = "i1", Kind = JournalEntryKind.Info, Message = "one" }, CancellationToken.None);
+        Assert.True(await changes.ReadDueAsync(refresh)); // a commit, at once
+        _store.Clock.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(await changes.ReadDueAsync(refresh)); // the refresh counts from that read
+    }
+
+    [Fact]
     public async Task A_missing_database_is_not_created()
     {
         var path = Path.Combine(_store.Directory, "none.db");
